@@ -1,0 +1,43 @@
+// Package store defines what oncelink keeps of every link it issues, and the
+// contract a backend must honour to keep it.
+//
+// A [Store] holds one [Record] per minted link. The record never holds the
+// token or its secret: only the SHA-256 hash of the secret, so that a dump of
+// the store opens no account. The verifier asks the store to [Tokens.Consume]
+// a record; the store checks, in one atomic operation, that the record exists,
+// that the secret hash matches, that it is not revoked (one by one or by a
+// watermark), not already consumed, not expired, not frozen and that the
+// member's state has not changed, and marks it consumed. Exactly one of any
+// number of concurrent consumers of one record succeeds.
+//
+// Backends live in sub-packages: [github.com/oncelink/oncelink/store/memory]
+// for tests and single processes, and the durable sqlite, postgres and redis
+// stores. Every backend runs the conformance suite in
+// [github.com/oncelink/oncelink/store/storetest].
+//
+// # Outcomes
+//
+// The checks run in a fixed order and the first that fails decides the
+// error: [ErrNotFound], [ErrSecret], [ErrRevoked], [ErrUsed], [ErrExpired],
+// [ErrFrozen], [ErrStale]. Any other failure (a lost connection, a deadline, a
+// driver error) wraps [ErrUnavailable]; callers treat it as a refusal, never
+// as an acceptance.
+//
+// # Security considerations
+//
+// A store is trusted with the hash of each link's secret, the member id, the
+// purpose, the batch and the recipient address, and with the audit ledger
+// (presented identities, IP addresses, user agents and session references).
+// None of that lets anyone log in: a link needs the signed token, which only
+// the member's message holds. The ledger is personal data and should be kept
+// only as long as an incident review may need it ([Tokens.Purge]).
+//
+// Revocations, watermarks and holds take effect on the next operation of
+// every process that shares the store: no backend caches them.
+//
+// # Backwards compatibility
+//
+// The [Store] interface may gain methods only in a new major version. New
+// optional capabilities are separate interfaces found by type assertion; a
+// backend without one answers [ErrUnsupported].
+package store

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"fmt"
+	"time"
+)
+
+// Scope is what a hold or a watermark covers.
+type Scope uint8
+
+// Scopes of a hold.
+const (
+	// ScopeGlobal covers every record; its key is "".
+	ScopeGlobal Scope = iota + 1
+	// ScopeBatch covers the records of one batch; its key is the batch id.
+	ScopeBatch
+	// ScopeMember covers the records of one member; its key is the member id.
+	ScopeMember
+)
+
+// String returns "global", "batch" or "member".
+func (s Scope) String() string {
+	switch s {
+	case ScopeGlobal:
+		return "global"
+	case ScopeBatch:
+		return "batch"
+	case ScopeMember:
+		return "member"
+	}
+	return fmt.Sprintf("scope(%d)", uint8(s))
+}
+
+// ParseScope parses the String form of a scope.
+func ParseScope(s string) (Scope, error) {
+	switch s {
+	case "global":
+		return ScopeGlobal, nil
+	case "batch":
+		return ScopeBatch, nil
+	case "member":
+		return ScopeMember, nil
+	}
+	return 0, fmt.Errorf("%w: unknown scope %q", ErrInvalid, s)
+}
+
+// Hold is a reversible freeze: while it stands, every record it covers is
+// refused with [ErrFrozen] and nothing is consumed.
+type Hold struct {
+	Scope Scope
+	// Key is the batch or member id; "" for a global hold.
+	Key string
+	// Since is when the hold was placed.
+	Since time.Time
+	// Reason says why, for the ledger and for operators.
+	Reason string
+}
+
+// Validate checks the scope and key; the error wraps [ErrInvalid].
+func (h Hold) Validate() error { return validScopeKey(h.Scope, h.Key) }
+
+func validScopeKey(s Scope, key string) error {
+	switch s {
+	case ScopeGlobal:
+		if key != "" {
+			return fmt.Errorf("%w: a global hold has no key", ErrInvalid)
+		}
+	case ScopeBatch:
+		if key == "" || len(key) > MaxBatchLen {
+			return fmt.Errorf("%w: a batch hold needs a batch id of 1 to %d bytes", ErrInvalid, MaxBatchLen)
+		}
+	case ScopeMember:
+		if key == "" || len(key) > MaxMemberLen {
+			return fmt.Errorf("%w: a member hold needs a member id of 1 to %d bytes", ErrInvalid, MaxMemberLen)
+		}
+	default:
+		return fmt.Errorf("%w: unknown scope %d", ErrInvalid, s)
+	}
+	return nil
+}
+
+// ValidateScopeKey checks a scope and key pair as [Hold.Validate] does.
+func ValidateScopeKey(s Scope, key string) error { return validScopeKey(s, key) }
+
+// Mark is a revocation watermark: every record issued strictly before Before
+// (of Member, or of every member when Member is "") is refused as revoked.
+type Mark struct {
+	Member string
+	Before time.Time
+}

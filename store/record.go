@@ -1,0 +1,183 @@
+package store
+
+import (
+	"fmt"
+	"time"
+)
+
+// Status is where a record is in its life. Expiry is not a status: it follows
+// from [Record.ExpiresAt] and the time of the check.
+type Status uint8
+
+// Statuses of a record.
+const (
+	// StatusIssued: outstanding, neither consumed nor revoked.
+	StatusIssued Status = iota + 1
+	// StatusConsumed: consumed exactly once.
+	StatusConsumed
+	// StatusRevoked: revoked one by one. A record revoked after it was
+	// consumed keeps its ConsumedAt and Consumer. Records covered by a
+	// watermark keep their status and are refused as revoked.
+	StatusRevoked
+)
+
+// String returns "issued", "consumed" or "revoked".
+func (s Status) String() string {
+	switch s {
+	case StatusIssued:
+		return "issued"
+	case StatusConsumed:
+		return "consumed"
+	case StatusRevoked:
+		return "revoked"
+	}
+	return fmt.Sprintf("status(%d)", uint8(s))
+}
+
+// Bounds on the fields a store keeps. The issuer and verifier enforce them
+// before a store sees a value; stores reject or truncate nothing themselves
+// except through [Record.Validate].
+const (
+	MaxMemberLen    = 256
+	MaxPurposeLen   = 64
+	MaxBatchLen     = 128
+	MaxRecipientLen = 320
+	MaxIdentityLen  = 320
+	MaxIPLen        = 64
+	MaxUserAgentLen = 512
+	MaxSessionLen   = 256
+	MaxReasonLen    = 1024
+	// StateLen is the length of a state hash.
+	StateLen = 32
+)
+
+// Record is what a store keeps of one issued link. It holds no secret: only
+// the SHA-256 hash of the token's random secret.
+//
+// Times are kept to the microsecond, in UTC. The issuer fills ID through
+// ExpiresAt; the store fills the rest.
+type Record struct {
+	// ID is the token id (the JWT "jti"), a UUID in its canonical text form.
+	ID string
+	// Member is the member the link is bound to (the JWT "sub").
+	Member string
+	// Purpose is what the link is for: login, reset, verify-email...
+	Purpose string
+	// Batch is the bulk send the link belongs to, "" for a single link.
+	Batch string
+	// Recipient is the canonical address the link was minted for, "" if none.
+	Recipient string
+	// SecretHash is the SHA-256 hash of the token's secret.
+	SecretHash [32]byte
+	// State is the hash of the member's state when the link was minted, nil
+	// when the link is not bound to a state. A record with a state is refused
+	// ([ErrStale]) unless the consumer presents the same state.
+	State []byte
+	// IssuedAt and ExpiresAt bound the life of the link.
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+
+	// Status, Failures, ConsumedAt, RevokedAt and Consumer are kept by the
+	// store.
+	Status Status
+	// Failures counts failed identity confirmations ([Tokens.Fail]).
+	Failures int
+	// ConsumedAt is when the record was consumed, zero if it was not.
+	ConsumedAt time.Time
+	// RevokedAt is when the record was revoked one by one, zero if it was not.
+	RevokedAt time.Time
+	// Consumer is who consumed the record, zero if nobody did.
+	Consumer Presentation
+}
+
+// Presentation describes the request that presented a link: the identity the
+// person confirmed and where the request came from. It is recorded with a
+// consumption and in the ledger; it holds no secret.
+type Presentation struct {
+	// Identity is the identity presented, in the canonical form the verify
+	// package defines, with its kind: "email:ann@example.org",
+	// "number:10442", "member:m-17".
+	Identity string
+	// IP is the client address as the site determined it.
+	IP string
+	// UserAgent is the client's User-Agent header.
+	UserAgent string
+	// Session is the site's reference to the session the consumption opens.
+	Session string
+}
+
+// IsZero reports whether p holds nothing.
+func (p Presentation) IsZero() bool { return p == Presentation{} }
+
+// Validate checks a record before it is inserted: a UUID id, the bounded
+// fields, a state of [StateLen] bytes or none, times set and in order. It
+// returns an error wrapping [ErrInvalid].
+func (r *Record) Validate() error {
+	switch {
+	case !ValidID(r.ID):
+		return fmt.Errorf("%w: record id is not a canonical uuid", ErrInvalid)
+	case r.Member == "" || len(r.Member) > MaxMemberLen:
+		return fmt.Errorf("%w: record member must be 1 to %d bytes", ErrInvalid, MaxMemberLen)
+	case r.Purpose == "" || len(r.Purpose) > MaxPurposeLen:
+		return fmt.Errorf("%w: record purpose must be 1 to %d bytes", ErrInvalid, MaxPurposeLen)
+	case len(r.Batch) > MaxBatchLen:
+		return fmt.Errorf("%w: record batch longer than %d bytes", ErrInvalid, MaxBatchLen)
+	case len(r.Recipient) > MaxRecipientLen:
+		return fmt.Errorf("%w: record recipient longer than %d bytes", ErrInvalid, MaxRecipientLen)
+	case r.State != nil && len(r.State) != StateLen:
+		return fmt.Errorf("%w: record state must be %d bytes or none", ErrInvalid, StateLen)
+	case r.IssuedAt.IsZero() || r.ExpiresAt.IsZero():
+		return fmt.Errorf("%w: record times must be set", ErrInvalid)
+	case !r.ExpiresAt.After(r.IssuedAt):
+		return fmt.Errorf("%w: record expires at or before it is issued", ErrInvalid)
+	case r.SecretHash == [32]byte{}:
+		return fmt.Errorf("%w: record secret hash is empty", ErrInvalid)
+	}
+	return nil
+}
+
+// ValidID reports whether s is a UUID in canonical lower-case text form
+// (8-4-4-4-12 hexadecimal digits).
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Micro truncates t to the microsecond in UTC, the precision every store
+// keeps. The zero time stays zero.
+func Micro(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Microsecond)
+}
+
+// ConsumeRequest asks a store to check, and for Consume to mark, one record.
+type ConsumeRequest struct {
+	// ID is the token id from the verified token.
+	ID string
+	// SecretHash is the SHA-256 hash of the secret from the verified token.
+	SecretHash [32]byte
+	// State is the current hash of the member's state, nil when the
+	// verifier binds no state.
+	State []byte
+	// At is the time of the check.
+	At time.Time
+	// Presentation is recorded with a successful consumption.
+	Presentation Presentation
+}

@@ -1,0 +1,110 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the whole contract of a backend: the records of links, the holds
+// that freeze them, and the audit ledger. Every method is safe for
+// concurrent use, takes effect for every process sharing the store as soon
+// as it returns, and returns an error wrapping [ErrUnavailable] on any
+// failure that is not a documented outcome.
+type Store interface {
+	Tokens
+	Holds
+	Ledger
+}
+
+// Tokens keeps the records of issued links.
+type Tokens interface {
+	// Insert adds records, all or nothing: if any record is invalid
+	// ([ErrInvalid]) or its id is already held or repeated ([ErrDuplicate]),
+	// nothing is inserted. The store sets Status to [StatusIssued] and clears
+	// the fields it keeps itself. An empty slice is a no-op.
+	Insert(ctx context.Context, recs []Record) error
+
+	// Get returns the record as stored, or [ErrNotFound]. It checks nothing.
+	Get(ctx context.Context, id string) (Record, error)
+
+	// Peek runs the checks of Consume, in the same order, and changes
+	// nothing. It returns the record whenever one exists, with the outcome.
+	Peek(ctx context.Context, req ConsumeRequest) (Record, error)
+
+	// Consume checks one record and marks it consumed, in one atomic
+	// operation: not found, secret, revoked (one by one or by a watermark),
+	// used, expired (ExpiresAt at or before req.At), frozen, stale, in this
+	// order; the first failing check decides the error and nothing changes.
+	// On success the record becomes [StatusConsumed] with ConsumedAt = req.At
+	// and Consumer = req.Presentation, and is returned. Of any number of
+	// concurrent calls for one record, at most one succeeds. On a refusal the
+	// record is returned too whenever one exists.
+	Consume(ctx context.Context, req ConsumeRequest) (Record, error)
+
+	// Fail counts one failed identity confirmation for the record. When the
+	// count reaches max (max > 0) and the record is still issued, it is
+	// revoked in the same operation, with RevokedAt = at. It returns the
+	// record after the change, or [ErrNotFound].
+	Fail(ctx context.Context, id string, at time.Time, max int) (Record, error)
+
+	// Revoke revokes, one by one, every record the filter selects that is
+	// not already revoked (consumed records included), with RevokedAt = at,
+	// and returns how many it changed. It is idempotent: a second call
+	// returns 0. The filter must be valid ([Filter.Validate]).
+	Revoke(ctx context.Context, f Filter, at time.Time) (int64, error)
+
+	// Watermark makes every record issued strictly before `before` refused
+	// as revoked: the records of member, or of every member when member is
+	// "". It costs one write whatever the number of records. A watermark
+	// never moves back: an earlier time than the one in place changes
+	// nothing.
+	Watermark(ctx context.Context, member string, before time.Time) error
+
+	// Marks returns the watermarks in place, the global one (Member "")
+	// first, then by member.
+	Marks(ctx context.Context) ([]Mark, error)
+
+	// Records returns a page of the records a filter selects, in ascending
+	// id order.
+	Records(ctx context.Context, q RecordQuery) ([]Record, error)
+
+	// Count returns how many records a filter selects.
+	Count(ctx context.Context, f Filter) (int64, error)
+
+	// Purge deletes the records that expired strictly before `before`, and
+	// the ledger entries recorded strictly before it, and returns how many
+	// records it deleted. Watermarks and holds stay.
+	Purge(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Holds keeps the reversible freezes.
+type Holds interface {
+	// Freeze places a hold. Freezing what is already frozen keeps the hold
+	// in place (its Since and Reason) and returns nil.
+	Freeze(ctx context.Context, h Hold) error
+	// Thaw lifts the hold on scope and key, and reports whether there was
+	// one. Records it covered are consumable again if nothing else refuses
+	// them.
+	Thaw(ctx context.Context, scope Scope, key string) (bool, error)
+	// Holds returns the holds in place, ordered by scope then key.
+	Holds(ctx context.Context) ([]Hold, error)
+}
+
+// Ledger is the audit ledger: every issue, consumption, refusal and
+// operator's action, queryable by batch, member and time.
+type Ledger interface {
+	// Append records events, all or nothing. Issued and consumed entries
+	// cannot be appended: the store records them itself, with the record.
+	Append(ctx context.Context, events ...Event) error
+	// Events returns a page of entries in ascending time order (ties in an
+	// order the store keeps stable) and the cursor of the next page, "" when
+	// there is none. The store derives an issued entry for every record
+	// (At = IssuedAt, Detail = recipient) and a consumed entry for every
+	// consumption (At = ConsumedAt, Presentation = Consumer).
+	Events(ctx context.Context, q EventQuery) ([]Event, string, error)
+}
+
+// Pinger is an optional capability: a cheap check that the store answers.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
