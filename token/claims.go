@@ -1,0 +1,217 @@
+package token
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// TokenType is the "typ" header of every oncelink token. A JWT of any other
+// type is refused, so that no other JWT the site uses can pass as a link.
+const TokenType = "oncelink+jwt"
+
+// Purposes a site commonly mints links for. A site may use its own: a
+// purpose is 1 to 64 characters of lower-case letters, digits, '-', '_' and
+// '.', starting with a letter or digit.
+const (
+	PurposeLogin       = "login"
+	PurposeReset       = "reset"
+	PurposeVerifyEmail = "verify-email"
+)
+
+// Claims are the facts a token states, as the verifier read them. They hold
+// no secret.
+type Claims struct {
+	// ID is the token id ("jti"), a UUIDv7; the store keys its record by it.
+	ID string
+	// KeyID is the id of the key that signed the token ("kid").
+	KeyID string
+	// Issuer names the site that minted the token ("iss").
+	Issuer string
+	// Member is the member the link is bound to ("sub").
+	Member string
+	// Purpose is what the link is for ("aud").
+	Purpose string
+	// Batch is the bulk send the link belongs to ("bat"), "" for a single link.
+	Batch string
+	// IssuedAt and ExpiresAt ("iat", "exp") are kept to the second.
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	// BoundEmail and BoundNumber report whether the token is bound to a
+	// recipient email address and to a member number.
+	BoundEmail  bool
+	BoundNumber bool
+}
+
+// LogValue logs the claims that identify a link, never a secret.
+func (c Claims) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("token_id", c.ID),
+		slog.String("member", c.Member),
+		slog.String("purpose", c.Purpose),
+		slog.String("batch", c.Batch),
+	)
+}
+
+// wire is the JSON payload of a token. Times are integer seconds: a
+// fractional, negative or overflowing time is malformed.
+type wire struct {
+	Iss string `json:"iss"`
+	Sub string `json:"sub"`
+	Aud string `json:"aud"`
+	Exp int64  `json:"exp"`
+	Iat int64  `json:"iat"`
+	Jti string `json:"jti"`
+	Bat string `json:"bat,omitempty"`
+	Sec string `json:"sec"`
+	Rcp string `json:"rcp,omitempty"`
+	Mno string `json:"mno,omitempty"`
+}
+
+// The methods below let golang-jwt's validator check exp, iat, iss and aud.
+
+func (w *wire) GetExpirationTime() (*jwt.NumericDate, error) { return numeric(w.Exp), nil }
+func (w *wire) GetIssuedAt() (*jwt.NumericDate, error)       { return numeric(w.Iat), nil }
+func (w *wire) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
+func (w *wire) GetIssuer() (string, error)                   { return w.Iss, nil }
+func (w *wire) GetSubject() (string, error)                  { return w.Sub, nil }
+func (w *wire) GetAudience() (jwt.ClaimStrings, error) {
+	if w.Aud == "" {
+		return nil, nil
+	}
+	return jwt.ClaimStrings{w.Aud}, nil
+}
+
+func numeric(s int64) *jwt.NumericDate {
+	if s == 0 {
+		return nil
+	}
+	return &jwt.NumericDate{Time: time.Unix(s, 0)}
+}
+
+// secretLen is the length of a token's random secret, in bytes (256 bits).
+const secretLen = 32
+
+// bindingLen is the length of an identity binding, in bytes (128 bits).
+const bindingLen = 16
+
+var b64 = base64.RawURLEncoding
+
+// Identity kinds a token can be bound to, as they prefix a canonical
+// identity ("email:ann@example.org").
+const (
+	KindMember = "member"
+	KindEmail  = "email"
+	KindNumber = "number"
+)
+
+// binding computes the binding of a canonical identity of a kind to one
+// token: HMAC-SHA256 under the signing key's binding secret, over the kind,
+// the token id and the value, truncated to 128 bits. Bindings of one address
+// in two tokens differ, and nobody without the binding secret can test a
+// guess against a token offline.
+func binding(key []byte, kind, id, value string) [bindingLen]byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("oncelink/v1/"))
+	m.Write([]byte(kind))
+	m.Write([]byte{0})
+	m.Write([]byte(id))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	var out [bindingLen]byte
+	copy(out[:], m.Sum(nil))
+	return out
+}
+
+// CanonicalEmail returns the canonical form of an email address, the form
+// in which a recipient is bound to a token and a typed address is compared:
+// surrounding white space removed, then lower-cased (Unicode simple case
+// mapping of the whole address). Nothing else is rewritten: dots and "+tags"
+// stay. The address must be valid UTF-8 without control characters or inner
+// white space, have one '@' with text on both sides, and be at most 254
+// bytes.
+func CanonicalEmail(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 254 || !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: email address empty, too long or not UTF-8", ErrRequest)
+	}
+	for _, r := range s {
+		if unicode.IsSpace(r) || unicode.IsControl(r) {
+			return "", fmt.Errorf("%w: email address contains white space or control characters", ErrRequest)
+		}
+	}
+	local, domain, ok := strings.Cut(s, "@")
+	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") {
+		return "", fmt.Errorf("%w: email address needs exactly one '@' with text on both sides", ErrRequest)
+	}
+	return strings.ToLower(s), nil
+}
+
+// CanonicalNumber returns the canonical form of a member number: surrounding
+// white space removed, inner spaces and hyphens removed, ASCII letters
+// upper-cased. What remains must be 1 to 64 ASCII letters and digits, so
+// "ab-12 34" and "AB1234" are the same number.
+func CanonicalNumber(s string) (string, error) {
+	if len(s) > 256 {
+		return "", fmt.Errorf("%w: member number too long", ErrRequest)
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '-' || c == '\t':
+		case '0' <= c && c <= '9', 'A' <= c && c <= 'Z':
+			b.WriteByte(c)
+		case 'a' <= c && c <= 'z':
+			b.WriteByte(c - 'a' + 'A')
+		default:
+			return "", fmt.Errorf("%w: member number may hold only letters, digits, spaces and '-'", ErrRequest)
+		}
+	}
+	if b.Len() == 0 || b.Len() > 64 {
+		return "", fmt.Errorf("%w: member number must have 1 to 64 letters or digits", ErrRequest)
+	}
+	return b.String(), nil
+}
+
+func validPurpose(p string) error {
+	if p == "" || len(p) > 64 {
+		return fmt.Errorf("%w: purpose must be 1 to 64 characters", ErrRequest)
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || i > 0 && (c == '-' || c == '_' || c == '.')) {
+			return fmt.Errorf("%w: purpose %q: use lower-case letters, digits, '-', '_', '.'", ErrRequest, p)
+		}
+	}
+	return nil
+}
+
+// ValidPurpose reports whether p is a well-formed purpose.
+func ValidPurpose(p string) bool { return validPurpose(p) == nil }
+
+// validText checks a member or batch id: valid UTF-8, no control
+// characters, 1 to max bytes.
+func validText(what, s string, max int) error {
+	if s == "" || len(s) > max {
+		return fmt.Errorf("%w: %s must be 1 to %d bytes", ErrRequest, what, max)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not UTF-8", ErrRequest, what)
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: %s contains control characters", ErrRequest, what)
+		}
+	}
+	return nil
+}

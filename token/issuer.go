@@ -1,0 +1,347 @@
+package token
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+
+	"github.com/oncelink/oncelink/store"
+)
+
+// DefaultMaxBatch bounds the number of links one [Issuer.MintBatch] call
+// mints; larger sends go through [Issuer.MintStream].
+const DefaultMaxBatch = 100000
+
+// Issuer mints links and records them in a store before it returns them:
+// a link the store does not know never leaves the Issuer. It is safe for
+// concurrent use.
+type Issuer struct {
+	keys   *Keyring
+	st     store.Tokens
+	cfg    *config
+	prefix string // base URL with the token parameter, ready for the token
+}
+
+// NewIssuer returns an issuer that signs with the keyring's active key and
+// records links in st. [WithBaseURL] is required. It returns an error at
+// once for a missing or bad option, or an active key that cannot sign.
+func NewIssuer(keys *Keyring, st store.Tokens, opts ...Option) (*Issuer, error) {
+	if keys == nil || st == nil {
+		return nil, fmt.Errorf("%w: nil keyring or store", ErrConfig)
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.base == nil {
+		return nil, fmt.Errorf("%w: the issuer needs a base URL (WithBaseURL)", ErrConfig)
+	}
+	if !keys.snapshot().active.CanSign() {
+		return nil, fmt.Errorf("%w: the active key %q cannot sign", ErrKeyring, keys.Active())
+	}
+	q := cfg.base.Query()
+	if q.Has(cfg.param) {
+		return nil, fmt.Errorf("%w: base URL already has a %q parameter", ErrConfig, cfg.param)
+	}
+	u := *cfg.base
+	prefix := u.String()
+	if u.RawQuery == "" {
+		prefix += "?"
+	} else {
+		prefix += "&"
+	}
+	prefix += url.QueryEscape(cfg.param) + "="
+	return &Issuer{keys: keys, st: st, cfg: cfg, prefix: prefix}, nil
+}
+
+// Parser returns a parser that accepts exactly what this issuer mints: the
+// same keyring, issuer name, parameter, maximum lifetime and clock.
+func (i *Issuer) Parser(opts ...Option) (*Parser, error) {
+	base := []Option{
+		WithIssuer(i.cfg.issuer), WithParam(i.cfg.param), WithMaxTTL(i.cfg.maxTTL),
+		WithClock(i.cfg.clock), WithLeeway(i.cfg.leeway), WithLogger(i.cfg.logger),
+	}
+	return NewParser(i.keys, append(base, opts...)...)
+}
+
+// Request asks for one link.
+type Request struct {
+	// Member is the member id the link logs in as. Required.
+	Member string
+	// Purpose is what the link is for: [PurposeLogin], [PurposeReset],
+	// [PurposeVerifyEmail] or the site's own. Required.
+	Purpose string
+	// Recipient is the email address the link will be sent to. The token is
+	// bound to its canonical form ([CanonicalEmail]), so that a person can
+	// confirm it and the send guard can check it. Required in a batch.
+	Recipient string
+	// Number is the member number the person can confirm, if any
+	// ([CanonicalNumber]).
+	Number string
+	// TTL is the link's lifetime; zero means the issuer's default.
+	TTL time.Duration
+}
+
+// Link is a minted link. URL and Token are secrets: whoever holds them can
+// log in as the member. String, %v and slog never show them; print URL
+// explicitly where it must go (the member's message).
+type Link struct {
+	// URL is the link to send.
+	URL string
+	// Token is the bare token, as the URL carries it.
+	Token string
+	// Claims describe the link.
+	Claims Claims
+	// Recipient is the canonical recipient address, "" if none.
+	Recipient string
+}
+
+// String describes the link without its token.
+func (l Link) String() string {
+	return fmt.Sprintf("token.Link{id: %s, member: %q, purpose: %s, batch: %q, expires: %s}",
+		l.Claims.ID, l.Claims.Member, l.Claims.Purpose, l.Claims.Batch, l.Claims.ExpiresAt.Format(time.RFC3339))
+}
+
+// GoString describes the link without its token, for %#v.
+func (l Link) GoString() string { return l.String() }
+
+// Format prints [Link.String] for every verb.
+func (l Link) Format(f fmt.State, _ rune) { fmt.Fprint(f, l.String()) }
+
+// LogValue logs the link's claims, never its token.
+func (l Link) LogValue() slog.Value { return l.Claims.LogValue() }
+
+// Mint mints one link, records it in the store, and returns it. On any error
+// no link is returned, and none is usable.
+func (i *Issuer) Mint(ctx context.Context, req Request) (*Link, error) {
+	now := i.cfg.clock()
+	l, rec, err := i.mint(ctx, req, "", now, i.keys.snapshot().active)
+	if err != nil {
+		return nil, err
+	}
+	if err := i.st.Insert(ctx, []store.Record{rec}); err != nil {
+		i.cfg.logger.WarnContext(ctx, "oncelink: mint not recorded", "token_id", l.Claims.ID, "member", req.Member, "error", err)
+		return nil, fmt.Errorf("%w: %w", ErrMint, err)
+	}
+	return l, nil
+}
+
+// MintBatch mints one link per request for one batch, in request order,
+// and records them all in one store call: all or nothing. Every request
+// needs a recipient. An empty batch id is replaced by a new one, which the
+// links carry. At most [DefaultMaxBatch] requests; use [Issuer.MintStream]
+// for more.
+func (i *Issuer) MintBatch(ctx context.Context, batch string, reqs []Request) ([]*Link, error) {
+	if len(reqs) > i.cfg.maxBatch {
+		return nil, fmt.Errorf("%w: %d requests in one batch call, more than %d; use MintStream", ErrRequest, len(reqs), i.cfg.maxBatch)
+	}
+	if batch == "" {
+		batch = NewBatchID()
+	}
+	if err := validText("batch", batch, store.MaxBatchLen); err != nil {
+		return nil, err
+	}
+	links, recs, err := i.mintMany(ctx, batch, reqs)
+	if err != nil {
+		return nil, err
+	}
+	if err := i.st.Insert(ctx, recs); err != nil {
+		i.cfg.logger.WarnContext(ctx, "oncelink: batch not recorded", "batch", batch, "links", len(reqs), "error", err)
+		return nil, fmt.Errorf("%w: batch %q: %w", ErrMint, batch, err)
+	}
+	return links, nil
+}
+
+func (i *Issuer) mintMany(ctx context.Context, batch string, reqs []Request) ([]*Link, []store.Record, error) {
+	now := i.cfg.clock()
+	key := i.keys.snapshot().active
+	links := make([]*Link, len(reqs))
+	recs := make([]store.Record, len(reqs))
+	for n := range reqs {
+		if reqs[n].Recipient == "" {
+			return nil, nil, fmt.Errorf("%w: request %d of batch %q has no recipient", ErrRequest, n, batch)
+		}
+		l, rec, err := i.mint(ctx, reqs[n], batch, now, key)
+		if err != nil {
+			return nil, nil, fmt.Errorf("request %d: %w", n, err)
+		}
+		links[n], recs[n] = l, rec
+	}
+	return links, recs, nil
+}
+
+// NewBatchID returns a new batch id: "b-" and a UUIDv7, so that batch ids
+// sort by creation time.
+func NewBatchID() string { return "b-" + uuid.Must(uuid.NewV7()).String() }
+
+// mint builds one signed link and its record, without touching the store.
+func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.Time, key *Key) (*Link, store.Record, error) {
+	var rec store.Record
+	if err := validText("member", req.Member, store.MaxMemberLen); err != nil {
+		return nil, rec, err
+	}
+	if err := validPurpose(req.Purpose); err != nil {
+		return nil, rec, err
+	}
+	ttl := req.TTL
+	if ttl == 0 {
+		ttl = i.cfg.ttl
+	}
+	if ttl < MinTTL || ttl > i.cfg.maxTTL {
+		return nil, rec, fmt.Errorf("%w: lifetime %v outside %v to %v", ErrRequest, ttl, MinTTL, i.cfg.maxTTL)
+	}
+	var recipient, number string
+	var err error
+	if req.Recipient != "" {
+		if recipient, err = CanonicalEmail(req.Recipient); err != nil {
+			return nil, rec, err
+		}
+	}
+	if req.Number != "" {
+		if number, err = CanonicalNumber(req.Number); err != nil {
+			return nil, rec, err
+		}
+	}
+	var state []byte
+	if i.cfg.state != nil {
+		s, err := callState(ctx, i.cfg.state, req.Member)
+		if err != nil {
+			return nil, rec, fmt.Errorf("%w: member state: %w", ErrMint, err)
+		}
+		h := sha256.Sum256(s)
+		state = h[:]
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, rec, fmt.Errorf("%w: token id: %w", ErrMint, err)
+	}
+	var secret [secretLen]byte
+	if _, err := rand.Read(secret[:]); err != nil {
+		return nil, rec, fmt.Errorf("%w: randomness: %w", ErrMint, err)
+	}
+	iat := now.Unix()
+	exp := now.Add(ttl).Unix()
+	w := wire{
+		Iss: i.cfg.issuer, Sub: req.Member, Aud: req.Purpose, Exp: exp, Iat: iat,
+		Jti: id.String(), Bat: batch, Sec: b64.EncodeToString(secret[:]),
+	}
+	if recipient != "" {
+		b := binding(key.binding, KindEmail, w.Jti, recipient)
+		w.Rcp = b64.EncodeToString(b[:])
+	}
+	if number != "" {
+		b := binding(key.binding, KindNumber, w.Jti, number)
+		w.Mno = b64.EncodeToString(b[:])
+	}
+	tok, err := sign(&w, key)
+	if err != nil {
+		return nil, rec, fmt.Errorf("%w: signing: %w", ErrMint, err)
+	}
+	claims := Claims{
+		ID: w.Jti, KeyID: key.id, Issuer: w.Iss, Member: w.Sub, Purpose: w.Aud, Batch: batch,
+		IssuedAt: time.Unix(iat, 0).UTC(), ExpiresAt: time.Unix(exp, 0).UTC(),
+		BoundEmail: recipient != "", BoundNumber: number != "",
+	}
+	rec = store.Record{
+		ID: w.Jti, Member: req.Member, Purpose: req.Purpose, Batch: batch, Recipient: recipient,
+		SecretHash: sha256.Sum256(secret[:]), State: state,
+		IssuedAt: store.Micro(now), ExpiresAt: claims.ExpiresAt,
+	}
+	return &Link{URL: i.prefix + tok, Token: tok, Claims: claims, Recipient: recipient}, rec, nil
+}
+
+func sign(w *wire, key *Key) (string, error) {
+	var m jwt.SigningMethod = jwt.SigningMethodHS256
+	if key.alg == EdDSA {
+		m = jwt.SigningMethodEdDSA
+	}
+	t := jwt.NewWithClaims(m, w)
+	t.Header["typ"] = TokenType
+	t.Header["kid"] = key.id
+	return t.SignedString(key.signKey())
+}
+
+// callState calls a site's state function, turning a panic into an error.
+func callState(ctx context.Context, f StateFunc, member string) (s []byte, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("state function panicked")
+		}
+	}()
+	return f(ctx, member)
+}
+
+// CallState calls a site's [StateFunc] as the issuer does: a panic becomes
+// an error. It returns the SHA-256 hash of the state, which stores compare.
+func CallState(ctx context.Context, f StateFunc, member string) ([]byte, error) {
+	s, err := callState(ctx, f, member)
+	if err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256(s)
+	return h[:], nil
+}
+
+// DefaultChunk is the number of links [Issuer.MintStream] records per store
+// call when the caller passes 0.
+const DefaultChunk = 10000
+
+// MintStream mints links for a stream of requests of one batch in chunks, so
+// that memory stays bounded whatever the number of members. Each chunk is
+// recorded with one store call, all or nothing, and handed to emit before
+// the next chunk is minted; emit sends the chunk's messages. On the first
+// error (a bad request, the store, or emit) MintStream stops and returns it
+// with the number of links recorded so far. Chunks already recorded stay
+// valid: revoke the batch to kill them. An empty batch id is replaced by a
+// new one; the links carry it.
+func (i *Issuer) MintStream(ctx context.Context, batch string, reqs iter.Seq[Request], chunk int, emit func([]*Link) error) (int, error) {
+	if chunk <= 0 {
+		chunk = DefaultChunk
+	}
+	if chunk > i.cfg.maxBatch {
+		return 0, fmt.Errorf("%w: chunk of %d, more than %d", ErrRequest, chunk, i.cfg.maxBatch)
+	}
+	if batch == "" {
+		batch = NewBatchID()
+	}
+	if err := validText("batch", batch, store.MaxBatchLen); err != nil {
+		return 0, err
+	}
+	recorded := 0
+	buf := make([]Request, 0, chunk)
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		links, recs, err := i.mintMany(ctx, batch, buf)
+		if err != nil {
+			return err
+		}
+		if err := i.st.Insert(ctx, recs); err != nil {
+			return fmt.Errorf("%w: batch %q after %d links: %w", ErrMint, batch, recorded, err)
+		}
+		recorded += len(recs)
+		buf = buf[:0]
+		return emit(links)
+	}
+	for r := range reqs {
+		if err := ctx.Err(); err != nil {
+			return recorded, err
+		}
+		buf = append(buf, r)
+		if len(buf) == chunk {
+			if err := flush(); err != nil {
+				return recorded, err
+			}
+		}
+	}
+	return recorded, flush()
+}
