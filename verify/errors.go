@@ -1,0 +1,126 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/token"
+)
+
+// Reasons a link is refused. Branch on them with errors.Is; show a person
+// only [Message]. Errors from the token package and the store are wrapped so
+// that both these sentinels and the underlying ones match.
+var (
+	// ErrMalformed: the input is not an oncelink link or token.
+	ErrMalformed = token.ErrMalformed
+	// ErrSignature: the token is not authentic (bad signature, unknown or
+	// removed key), or its secret does not match the one recorded.
+	ErrSignature = token.ErrSignature
+	// ErrClaims: the token is authentic but its claims are unacceptable.
+	ErrClaims = token.ErrClaims
+	// ErrExpired: the link expired.
+	ErrExpired = token.ErrExpired
+	// ErrPurpose: the link was minted for another purpose than the request's.
+	ErrPurpose = token.ErrPurpose
+	// ErrIdentityRequired: the purpose's policy requires an identity the
+	// request did not present (or presented only in kinds the link is not
+	// bound to). Nothing was counted or consumed: ask the person to confirm.
+	ErrIdentityRequired = errors.New("oncelink: identity confirmation required")
+	// ErrMismatch: a presented identity does not match the link. Nothing was
+	// consumed; the failure was counted and recorded, and after the
+	// configured number of failures the link is revoked.
+	ErrMismatch = errors.New("oncelink: identity does not match the link")
+	// ErrUsed: the link was already consumed.
+	ErrUsed = errors.New("oncelink: link already used")
+	// ErrRevoked: the link was revoked (one by one, by a watermark, or after
+	// too many failed confirmations).
+	ErrRevoked = errors.New("oncelink: link revoked")
+	// ErrFrozen: a freeze (global, batch or member) holds the link.
+	ErrFrozen = errors.New("oncelink: link frozen")
+	// ErrStale: the member's state changed since the link was minted.
+	ErrStale = errors.New("oncelink: member changed since the link was sent")
+	// ErrNotFound: the store does not know the link (never recorded, or
+	// purged).
+	ErrNotFound = errors.New("oncelink: link not found")
+	// ErrUnavailable: the check could not be completed: the store failed or
+	// timed out, or a callback failed or panicked. It is a refusal.
+	ErrUnavailable = errors.New("oncelink: verification unavailable")
+	// ErrConfig: a verifier option or a request field is invalid.
+	ErrConfig = errors.New("oncelink: invalid verifier configuration or request")
+)
+
+// GenericMessage is the one thing a person is told when a link is refused,
+// whatever the reason: the reason goes to the audit ledger, not to whoever
+// holds the link.
+const GenericMessage = "This link cannot be used. Please request a new one."
+
+// Message returns what to show a person for err: "" for nil, else
+// [GenericMessage].
+func Message(err error) string {
+	if err == nil {
+		return ""
+	}
+	return GenericMessage
+}
+
+// Reason returns the short code the ledger records for err: "malformed",
+// "signature", "secret", "claims", "expired", "purpose",
+// "identity-required", "mismatch", "used", "revoked", "frozen", "stale",
+// "not-found", "unavailable", "config"; "" for nil.
+func Reason(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.code
+		}
+	}
+	return "unavailable"
+}
+
+var reasons = []struct {
+	err  error
+	code string
+}{
+	{store.ErrSecret, "secret"},
+	{ErrMalformed, "malformed"},
+	{ErrSignature, "signature"},
+	{ErrClaims, "claims"},
+	{ErrPurpose, "purpose"},
+	{ErrExpired, "expired"},
+	{ErrIdentityRequired, "identity-required"},
+	{ErrMismatch, "mismatch"},
+	{ErrUsed, "used"},
+	{ErrRevoked, "revoked"},
+	{ErrFrozen, "frozen"},
+	{ErrStale, "stale"},
+	{ErrNotFound, "not-found"},
+	{ErrConfig, "config"},
+	{ErrUnavailable, "unavailable"},
+}
+
+// fromStore wraps a store outcome in the verify sentinel that matches it.
+func fromStore(err error) error {
+	var v error
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		v = ErrNotFound
+	case errors.Is(err, store.ErrSecret):
+		v = ErrSignature
+	case errors.Is(err, store.ErrRevoked):
+		v = ErrRevoked
+	case errors.Is(err, store.ErrUsed):
+		v = ErrUsed
+	case errors.Is(err, store.ErrExpired):
+		v = ErrExpired
+	case errors.Is(err, store.ErrFrozen):
+		v = ErrFrozen
+	case errors.Is(err, store.ErrStale):
+		v = ErrStale
+	default:
+		v = ErrUnavailable
+	}
+	return fmt.Errorf("%w: %w", v, err)
+}

@@ -1,0 +1,188 @@
+package verify
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/oncelink/oncelink/token"
+)
+
+// Defaults of the options.
+const (
+	// DefaultMaxFailures is how many failed identity confirmations revoke a
+	// link.
+	DefaultMaxFailures = 5
+	// DefaultTimeout bounds one verification when the caller's context has
+	// no deadline: a store that does not answer in time is a refusal.
+	DefaultTimeout = 5 * time.Second
+	// DefaultLedgerRate is how many refusals of unauthenticated input per
+	// second a verifier records in the ledger; the rest are only counted in
+	// the log, so that garbage cannot flood the store.
+	DefaultLedgerRate = 20
+)
+
+// Option configures a [Verifier].
+type Option func(*config) error
+
+type config struct {
+	logger      *slog.Logger
+	maxFailures int
+	timeout     time.Duration
+	state       token.StateFunc
+	policies    map[string]Policy
+	fallback    Policy
+	ledgerRate  int
+	breaker     *breakerConfig
+}
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{
+		maxFailures: DefaultMaxFailures,
+		timeout:     DefaultTimeout,
+		policies:    map[string]Policy{},
+		fallback:    DefaultPolicy,
+		ledgerRate:  DefaultLedgerRate,
+		breaker:     defaultBreaker(),
+	}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.logger == nil {
+		c.logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// WithLogger sets the logger. It receives token ids, members, batches,
+// purposes and reasons, never a token or secret. The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		c.logger = l
+		return nil
+	}
+}
+
+// WithMaxFailures sets how many failed identity confirmations revoke a link
+// (1 to 100). The default is [DefaultMaxFailures].
+func WithMaxFailures(n int) Option {
+	return func(c *config) error {
+		if n < 1 || n > 100 {
+			return fmt.Errorf("%w: max failures %d outside 1 to 100", ErrConfig, n)
+		}
+		c.maxFailures = n
+		return nil
+	}
+}
+
+// WithTimeout bounds one verification when the caller's context has no
+// deadline (100ms to 1 minute). The default is [DefaultTimeout].
+func WithTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 100*time.Millisecond || d > time.Minute {
+			return fmt.Errorf("%w: timeout %v outside 100ms to 1m", ErrConfig, d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithStateFunc checks each link against the member's current state: a link
+// minted under another state is refused ([ErrStale]). Give the issuer the
+// same function ([token.WithStateFunc]).
+func WithStateFunc(f token.StateFunc) Option {
+	return func(c *config) error {
+		c.state = f
+		return nil
+	}
+}
+
+// WithPolicy sets the policy for links of one purpose. Purposes without a
+// policy get [DefaultPolicy].
+func WithPolicy(purpose string, p Policy) Option {
+	return func(c *config) error {
+		if !token.ValidPurpose(purpose) {
+			return fmt.Errorf("%w: purpose %q", ErrConfig, purpose)
+		}
+		if err := p.validate(); err != nil {
+			return err
+		}
+		c.policies[purpose] = p
+		return nil
+	}
+}
+
+// WithLedgerRate sets how many refusals of unauthenticated input (malformed
+// or forged links) per second are recorded in the ledger (0 to 10000; 0
+// records none). Refusals of authentic links are always recorded.
+func WithLedgerRate(perSecond int) Option {
+	return func(c *config) error {
+		if perSecond < 0 || perSecond > 10000 {
+			return fmt.Errorf("%w: ledger rate %d outside 0 to 10000", ErrConfig, perSecond)
+		}
+		c.ledgerRate = perSecond
+		return nil
+	}
+}
+
+// Confirm is a set of identity kinds that may confirm a link.
+type Confirm uint8
+
+// Identity kinds.
+const (
+	// ConfirmMember: the member id the site asserts for the request, such
+	// as the member who asked for the link in this browser.
+	ConfirmMember Confirm = 1 << iota
+	// ConfirmEmail: an email address the person typed, compared with the
+	// link's recipient binding.
+	ConfirmEmail
+	// ConfirmNumber: a member number the person typed, compared with the
+	// link's member number binding.
+	ConfirmNumber
+
+	// ConfirmTyped is what the person can type: email or member number.
+	ConfirmTyped = ConfirmEmail | ConfirmNumber
+	// ConfirmAny is every kind.
+	ConfirmAny = ConfirmMember | ConfirmEmail | ConfirmNumber
+)
+
+// Policy says which identity must confirm a link of a purpose before it is
+// consumed.
+//
+// Every presented identity is compared with the link, whatever the policy:
+// one that does not match refuses the link ([ErrMismatch]). The policy then
+// requires at least one presented identity of an accepted kind that the link
+// is bound to and that matches. A link minted in a batch was sent unprompted,
+// so for it the member id the site asserts does not count: the person must
+// type an email address or member number the link is bound to.
+type Policy struct {
+	// Accept is the kinds that may confirm a link.
+	Accept Confirm
+	// UnsafeNoConfirmation lets a link be consumed with no identity at all:
+	// whoever holds it becomes the member. Presented identities are still
+	// compared. Use it only for links whose loss harms nobody.
+	UnsafeNoConfirmation bool
+}
+
+// DefaultPolicy accepts any kind of identity.
+var DefaultPolicy = Policy{Accept: ConfirmAny}
+
+func (p Policy) validate() error {
+	if p.Accept&^ConfirmAny != 0 {
+		return fmt.Errorf("%w: unknown identity kinds in policy", ErrConfig)
+	}
+	if p.Accept == 0 && !p.UnsafeNoConfirmation {
+		return fmt.Errorf("%w: a policy that accepts no identity refuses every link; set UnsafeNoConfirmation to mean no confirmation", ErrConfig)
+	}
+	return nil
+}
+
+// accepts returns the kinds that confirm a link of this batch state.
+func (p Policy) accepts(inBatch bool) Confirm {
+	if inBatch {
+		return p.Accept &^ ConfirmMember
+	}
+	return p.Accept
+}
