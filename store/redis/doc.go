@@ -1,0 +1,85 @@
+// Package redis is a [store.Store] in Redis, through go-redis v9.
+//
+// Give [New] a client you own, with ContextTimeoutEnabled so that the
+// caller's deadline bounds every call:
+//
+//	client := goredis.NewClient(&goredis.Options{
+//		Addr:                  "127.0.0.1:6379",
+//		ContextTimeoutEnabled: true,
+//	})
+//	defer client.Close()
+//	s, err := redis.New(ctx, client, redis.WithPrefix("members"))
+//	if err != nil {
+//		return err // ErrUnsafeServer: see the server's settings below
+//	}
+//
+// Every record is one hash, which Redis deletes [DefaultRetention] after the
+// link expires ([WithRetention]). Consume is one Lua script: one round trip
+// that runs every check of the contract, in its order, marks the record
+// consumed and writes the consumed entry of the ledger, atomically. Peek and
+// Fail are one script each. Insert writes records by chunks of 1000, one
+// script call per chunk, pipelined. Secondary indexes by member, batch,
+// issue time and expiry serve Revoke, Count and Records, and time-ordered
+// ledger indexes (whole, by batch, by member) serve Events, so that none of
+// them scans the keyspace. Run [Store.Purge] regularly: it deletes expired
+// records with their index entries, and the ledger entries older than the
+// time it is given. The README beside this file has the exact key layout,
+// the ACL the store needs and what it guarantees.
+//
+// All the keys of a store carry the hash tag "{prefix}", so that every
+// script touches one slot and the store works on Redis Cluster. The scripts
+// compute some key names from record fields (a member's watermark and
+// ledger, a batch's hold), which Redis allows because they are in the same
+// slot. One store therefore lives in one slot of a cluster; several stores
+// with different prefixes spread the load.
+//
+// # Security considerations
+//
+// A record holds the SHA-256 hash of the link's secret, never the token, so
+// a dump of the server opens no account. The ledger holds personal data
+// (identities, addresses, user agents, sessions): keep it only as long as
+// an incident review may need it, with [Store.Purge].
+//
+// What Redis keeps across a restart decides what a link can do after one:
+//
+//   - No persistence at all: a restart loses every record, hold, watermark
+//     and ledger entry. Every link minted before it is then refused as not
+//     found: a refusal, never an acceptance. Holds and watermarks must be
+//     placed again for links minted after the restart.
+//   - RDB snapshots without the append-only file: a restart reloads an older
+//     snapshot, in which links consumed or revoked since were outstanding.
+//     They would be accepted again, so [New] refuses such a server unless
+//     [UnsafeAllowSnapshotPersistence].
+//   - appendonly yes with appendfsync always: nothing acknowledged is lost.
+//     With appendfsync everysec a crash (of the machine, or of Redis) can
+//     lose up to a second of writes: a link consumed or revoked in that
+//     second would be consumable again.
+//
+// An eviction policy that may evict keys without an expiry (allkeys-*)
+// could evict the hash that holds freezes and watermarks, lifting them; [New]
+// refuses it unless [UnsafeAllowEviction]. volatile-* policies evict only
+// records, which are then refused as not found.
+//
+// [New] reads these settings with CONFIG GET; where that is not allowed
+// (managed services, ACLs), check them yourself and pass
+// [WithoutPersistenceCheck].
+//
+// Any failure of the connection or the server is [store.ErrUnavailable], a
+// refusal. When it interrupts a Consume, the script may have run: the link
+// is then used, and a later Consume answers [store.ErrUsed]; it is never
+// accepted twice. go-redis retries a command after a network error
+// (Options.MaxRetries, 3 by default); a retried Consume whose first run went
+// through answers ErrUsed, a retried Fail counts twice, and a retried Insert
+// may answer [store.ErrDuplicate] and leave the records it did insert. Set MaxRetries
+// to -1 for exact answers at the cost of more ErrUnavailable.
+//
+// Peek runs read-only (EVALSHA_RO): a client that routes read-only commands
+// to replicas may answer it from a replica that lags the primary. Peek is
+// advisory; Consume always runs on the primary.
+//
+// # Backwards compatibility
+//
+// The key layout is part of the store's contract with the data already in
+// Redis: a change to it comes with a new prefix or a migration, stated in
+// the README.
+package redis
