@@ -1,0 +1,87 @@
+package token
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// header is the JOSE header of an oncelink token.
+type header struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
+}
+
+// Inspect checks a bare token as [Parser.Parse] does for any purpose (the
+// signature with the key its "kid" names, the issuer, the expiry and issue
+// time, the lifetime and every oncelink claim) without golang-jwt's generic
+// claim decoding: it is the send guard's fast path over outgoing mail. It
+// does not accept a URL; use [Parser.Extract] first.
+func (p *Parser) Inspect(raw string) (*Verified, error) {
+	if err := tokenShape(raw); err != nil {
+		return nil, err
+	}
+	h64, rest, _ := strings.Cut(raw, ".")
+	c64, s64, _ := strings.Cut(rest, ".")
+	hb, err := b64.Strict().DecodeString(h64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: header encoding", ErrMalformed)
+	}
+	var h header
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return nil, fmt.Errorf("%w: header", ErrMalformed)
+	}
+	if h.Typ != TokenType {
+		// Not an oncelink token: the caller decides whether that matters.
+		return nil, fmt.Errorf("%w: token type is not %s", ErrClaims, TokenType)
+	}
+	key, ok := p.keys.snapshot().keys[h.Kid]
+	if !ok || h.Alg != string(key.alg) {
+		return nil, fmt.Errorf("%w: unknown key id or algorithm", ErrSignature)
+	}
+	sig, err := b64.Strict().DecodeString(s64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: signature encoding", ErrMalformed)
+	}
+	var m jwt.SigningMethod = jwt.SigningMethodHS256
+	if key.alg == EdDSA {
+		m = jwt.SigningMethodEdDSA
+	}
+	if err := m.Verify(raw[:len(h64)+1+len(c64)], sig, key.verifyKey()); err != nil {
+		return nil, fmt.Errorf("%w: signature does not verify", ErrSignature)
+	}
+	cb, err := b64.Strict().DecodeString(c64)
+	if err != nil {
+		return nil, fmt.Errorf("%w: claims encoding", ErrMalformed)
+	}
+	var w wire
+	if err := json.Unmarshal(cb, &w); err != nil {
+		return nil, fmt.Errorf("%w: claims", ErrMalformed)
+	}
+	if w.Iss != p.cfg.issuer {
+		return nil, fmt.Errorf("%w: wrong issuer", ErrClaims)
+	}
+	if w.Iat > p.cfg.clock().Add(p.cfg.leeway).Unix() {
+		return nil, fmt.Errorf("%w: issued in the future", ErrClaims)
+	}
+	return p.check(&w, key)
+}
+
+// IsToken reports cheaply whether s has the header of an oncelink token, as
+// oncelink writes it, without verifying anything: for finding links in
+// text. [Parser.Inspect] and [Parser.Parse] decide what a token is.
+func IsToken(s string) bool {
+	h64, _, ok := strings.Cut(s, ".")
+	if !ok || len(h64) > 256 {
+		return false
+	}
+	var hb [192]byte
+	n, err := b64.Decode(hb[:], []byte(h64))
+	return err == nil && bytes.Contains(hb[:n], typMarker)
+}
+
+var typMarker = []byte(`"typ":"` + TokenType + `"`)
