@@ -1,0 +1,46 @@
+// Package admin is what an operator uses on the worst day: revoke links in
+// bulk with one call, freeze and thaw, end the sessions bad links opened,
+// and say who was affected.
+//
+// The recommended path: build an [Admin] on the site's store with the site's
+// session revoker, and mount [NewHandler] behind the site's own admin
+// authentication; the oncelink command (cmd/oncelink) does the same from a
+// shell against a store URL.
+//
+//	a, _ := admin.New(st, admin.WithSessionRevoker(admin.SessionRevokerFunc(sessions.EndAll)))
+//	h, _ := admin.NewHandler(a, func(r *http.Request) (string, bool) { return staff(r) })
+//	mux.Handle("/oncelink/", http.StripPrefix("/oncelink", h))
+//
+// # The first minute
+//
+// [Admin.Freeze] a batch (or everything) to stop logins from it at once,
+// reversibly, on every instance: the next verification is refused. Then
+// [Admin.Revoke] what must never work again: revoking everything, or every
+// link of some members, is a watermark, constant work whatever the number of
+// links; other filters revoke record by record in one store operation.
+// Revoking consumed links hands their sessions to the [SessionRevoker].
+//
+// # The first hour and the day after
+//
+// [Admin.Report] lists, for a batch or a window, every member who received a
+// link, every consumption (presented identity, address, user agent,
+// session) and every refusal, and names the affected members: those whose
+// link was consumed or presented with an identity that did not match. JSON
+// and CSV ([Report.WriteCSV]) come from the same report.
+//
+// # Security considerations
+//
+// [NewHandler] has no open default: it needs an [Authorizer], and refuses
+// every request it does not approve (a panicking authorizer refuses too).
+// POST bodies must be JSON, bounded and free of unknown fields; cross-origin
+// browser requests are refused (net/http's CrossOriginProtection). Every
+// action is recorded in the ledger with the actor the authorizer named.
+// Reports hold personal data (addresses, IPs, user agents, sessions):
+// restrict who may read them. CSV cells that a spreadsheet would run as
+// formulas are prefixed with a quote.
+//
+// # Backwards compatibility
+//
+// The HTTP API's paths and JSON fields are stable within a major version;
+// new fields may be added to responses.
+package admin

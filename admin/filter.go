@@ -1,0 +1,46 @@
+package admin
+
+import (
+	"time"
+
+	"github.com/oncelink/oncelink/store"
+)
+
+// JSONFilter is the JSON form of a [store.Filter], as the HTTP API and the
+// CLI's --json output use it. Times are RFC 3339.
+type JSONFilter struct {
+	All          bool       `json:"all,omitempty"`
+	IDs          []string   `json:"ids,omitempty"`
+	Members      []string   `json:"members,omitempty"`
+	Batches      []string   `json:"batches,omitempty"`
+	Purpose      string     `json:"purpose,omitempty"`
+	IssuedFrom   *time.Time `json:"issued_from,omitempty"`
+	IssuedBefore *time.Time `json:"issued_before,omitempty"`
+	Consumed     bool       `json:"consumed,omitempty"`
+}
+
+// ToJSON returns the JSON form of f.
+func ToJSON(f store.Filter) JSONFilter {
+	j := JSONFilter{All: f.All, IDs: f.IDs, Members: f.Members, Batches: f.Batches, Purpose: f.Purpose, Consumed: f.Consumed}
+	if !f.IssuedFrom.IsZero() {
+		t := f.IssuedFrom
+		j.IssuedFrom = &t
+	}
+	if !f.IssuedBefore.IsZero() {
+		t := f.IssuedBefore
+		j.IssuedBefore = &t
+	}
+	return j
+}
+
+// Filter returns the store filter j describes.
+func (j JSONFilter) Filter() store.Filter {
+	f := store.Filter{All: j.All, IDs: j.IDs, Members: j.Members, Batches: j.Batches, Purpose: j.Purpose, Consumed: j.Consumed}
+	if j.IssuedFrom != nil {
+		f.IssuedFrom = *j.IssuedFrom
+	}
+	if j.IssuedBefore != nil {
+		f.IssuedBefore = *j.IssuedBefore
+	}
+	return f
+}

@@ -1,0 +1,254 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/oncelink/oncelink/store"
+)
+
+// Authorizer decides whether an admin request may proceed, and names who
+// made it (for the ledger). It must return ok false for anyone who may not
+// revoke, freeze or read reports; there is no open default.
+type Authorizer func(r *http.Request) (actor string, ok bool)
+
+// MaxRequestBody bounds the body of an admin request.
+const MaxRequestBody = 1 << 20
+
+// NewHandler returns the HTTP admin API, to be mounted under a prefix with
+// http.StripPrefix:
+//
+//	POST /revoke   {"filter": {...}, "dry_run": false}  → RevokeResult, or Preview when dry_run
+//	POST /freeze   {"scope": "batch", "key": "b-1", "reason": "..."}
+//	POST /thaw     {"scope": "batch", "key": "b-1"}     → {"thawed": true}
+//	GET  /state                                          → holds and watermarks
+//	GET  /report?batch=...&since=...&until=...&format=json|csv
+//
+// Every request is refused with 403 unless authorize says yes. POST bodies
+// must be JSON (application/json), at most [MaxRequestBody] bytes, with no
+// unknown fields; cross-origin browser requests are refused. A bad request
+// gets 400 with the reason and changes nothing; a store failure gets 503.
+func NewHandler(a *Admin, authorize Authorizer) (http.Handler, error) {
+	if a == nil || authorize == nil {
+		return nil, fmt.Errorf("%w: the admin handler needs an admin and an authorizer", ErrConfig)
+	}
+	h := &handler{a: a, authorize: authorize}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /revoke", h.revoke)
+	mux.HandleFunc("POST /freeze", h.freeze)
+	mux.HandleFunc("POST /thaw", h.thaw)
+	mux.HandleFunc("GET /state", h.state)
+	mux.HandleFunc("GET /report", h.report)
+	cop := http.NewCrossOriginProtection()
+	return cop.Handler(h.guard(mux)), nil
+}
+
+type handler struct {
+	a         *Admin
+	authorize Authorizer
+}
+
+type ctxKey struct{}
+
+func (h *handler) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		actor, ok := h.call(r)
+		if !ok {
+			writeError(w, http.StatusForbidden, "forbidden")
+			return
+		}
+		if r.Method == http.MethodPost {
+			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if err != nil || mt != "application/json" {
+				writeError(w, http.StatusUnsupportedMediaType, "the body must be application/json")
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBody)
+		}
+		r = r.WithContext(contextWithActor(r, actor))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// call runs the authorizer; a panic is a refusal.
+func (h *handler) call(r *http.Request) (actor string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			actor, ok = "", false
+		}
+	}()
+	return h.authorize(r)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// fail maps an error to a status: request errors are 400 with their
+// message, anything else 503.
+func fail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, ErrRequest), errors.Is(err, store.ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, ErrSessions):
+		writeError(w, http.StatusBadGateway, err.Error())
+	default:
+		writeError(w, http.StatusServiceUnavailable, "store unavailable: "+err.Error())
+	}
+}
+
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid JSON body: "+err.Error())
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		writeError(w, http.StatusBadRequest, "invalid JSON body: more than one value")
+		return false
+	}
+	return true
+}
+
+// RevokeRequest is the body of POST /revoke.
+type RevokeRequest struct {
+	Filter JSONFilter `json:"filter"`
+	DryRun bool       `json:"dry_run"`
+}
+
+func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
+	var req RevokeRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	f := req.Filter.Filter()
+	if err := f.Validate(); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if req.DryRun {
+		p, err := h.a.Preview(r.Context(), f)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, p)
+		return
+	}
+	res, err := h.a.Revoke(r.Context(), f, actor(r))
+	if err != nil {
+		if errors.Is(err, ErrSessions) {
+			writeJSON(w, http.StatusBadGateway, map[string]any{"error": err.Error(), "result": res})
+			return
+		}
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// HoldRequest is the body of POST /freeze and POST /thaw.
+type HoldRequest struct {
+	Scope  string `json:"scope"`
+	Key    string `json:"key"`
+	Reason string `json:"reason,omitempty"`
+}
+
+func (h *handler) holdRequest(w http.ResponseWriter, r *http.Request) (store.Scope, HoldRequest, bool) {
+	var req HoldRequest
+	if !decode(w, r, &req) {
+		return 0, req, false
+	}
+	scope, err := store.ParseScope(req.Scope)
+	if err == nil {
+		err = store.ValidateScopeKey(scope, req.Key)
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return 0, req, false
+	}
+	return scope, req, true
+}
+
+func (h *handler) freeze(w http.ResponseWriter, r *http.Request) {
+	scope, req, ok := h.holdRequest(w, r)
+	if !ok {
+		return
+	}
+	if err := h.a.Freeze(r.Context(), scope, req.Key, req.Reason, actor(r)); err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"frozen": true, "scope": req.Scope, "key": req.Key})
+}
+
+func (h *handler) thaw(w http.ResponseWriter, r *http.Request) {
+	scope, req, ok := h.holdRequest(w, r)
+	if !ok {
+		return
+	}
+	thawed, err := h.a.Thaw(r.Context(), scope, req.Key, actor(r))
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"thawed": thawed, "scope": req.Scope, "key": req.Key})
+}
+
+func (h *handler) state(w http.ResponseWriter, r *http.Request) {
+	s, err := h.a.State(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s)
+}
+
+func (h *handler) report(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var rq ReportQuery
+	rq.Batch = q.Get("batch")
+	for name, dst := range map[string]*time.Time{"since": &rq.Since, "until": &rq.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeError(w, http.StatusBadRequest, name+" must be an RFC 3339 time")
+				return
+			}
+			*dst = t
+		}
+	}
+	format := q.Get("format")
+	if format != "" && format != "json" && format != "csv" {
+		writeError(w, http.StatusBadRequest, "format must be json or csv")
+		return
+	}
+	rep, err := h.a.Report(r.Context(), rq)
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	if format == "csv" {
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="oncelink-report.csv"`)
+		rep.WriteCSV(w)
+		return
+	}
+	writeJSON(w, http.StatusOK, rep)
+}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oncelink/oncelink/admin"
+	"github.com/oncelink/oncelink/internal/storeurl"
+	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/token"
+	"github.com/oncelink/oncelink/verify"
+)
+
+// Member is one of the site's members.
+type Member struct {
+	ID, Name, Email, Number string
+}
+
+// Config configures the site.
+type Config struct {
+	// BaseURL is the site's public address, such as http://127.0.0.1:8080.
+	BaseURL string
+	// StoreURL names the oncelink store (sqlite:, postgres://, redis://).
+	StoreURL string
+	// DataDir holds the signing key and the outbox.
+	DataDir string
+	Logger  *slog.Logger
+}
+
+// Site is the member site: members, sessions, an outbox, and oncelink.
+type Site struct {
+	cfg        Config
+	st         store.Store
+	closeStore func() error
+	iss        *token.Issuer
+	parser     *token.Parser
+	v          *verify.Verifier
+	adm        *admin.Admin
+	adminAPI   http.Handler
+	flow       http.Handler
+	members    []Member
+	byID       map[string]Member
+	sessions   *sessions
+	outbox     *Outbox
+	adminKey   string
+
+	mu      sync.Mutex
+	trips   []verify.Trip
+	batches []string
+}
+
+// NewSite opens the store and builds the site.
+func NewSite(ctx context.Context, cfg Config) (*Site, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, err
+	}
+	st, closeStore, err := storeurl.Open(ctx, cfg.StoreURL, storeurl.Options{Migrate: true})
+	if err != nil {
+		return nil, err
+	}
+	s := &Site{cfg: cfg, st: st, closeStore: closeStore, sessions: newSessions(), byID: map[string]Member{}}
+	fail := func(err error) (*Site, error) {
+		closeStore()
+		return nil, err
+	}
+	key, err := loadKey(filepath.Join(cfg.DataDir, "signing.key"))
+	if err != nil {
+		return fail(err)
+	}
+	keys, err := token.NewKeyring(key)
+	if err != nil {
+		return fail(err)
+	}
+	s.iss, err = token.NewIssuer(keys, st, token.WithBaseURL(cfg.BaseURL+"/login"), token.WithLogger(cfg.Logger), token.WithTTL(72*time.Hour))
+	if err != nil {
+		return fail(err)
+	}
+	if s.parser, err = s.iss.Parser(); err != nil {
+		return fail(err)
+	}
+	s.v, err = verify.New(s.parser, st, verify.WithLogger(cfg.Logger), verify.WithBreaker(3, 15*time.Minute, func(_ context.Context, tr verify.Trip) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.trips = append(s.trips, tr)
+	}))
+	if err != nil {
+		return fail(err)
+	}
+	s.adm, err = admin.New(st, admin.WithSessionRevoker(s.sessions), admin.WithLogger(cfg.Logger))
+	if err != nil {
+		return fail(err)
+	}
+	if s.adminAPI, err = admin.NewHandler(s.adm, s.authorize); err != nil {
+		return fail(err)
+	}
+	s.flow, err = verify.NewFlow(verify.FlowConfig{
+		Verifier: s.v, Purpose: token.PurposeLogin, Sessions: s.sessions, Landing: "/members",
+		Confirm: pages.Lookup("confirm.html"), Refused: pages.Lookup("refused.html"),
+	})
+	if err != nil {
+		return fail(err)
+	}
+	if s.outbox, err = NewOutbox(filepath.Join(cfg.DataDir, "outbox")); err != nil {
+		return fail(err)
+	}
+	s.adminKey = randomHex(16)
+	for i, name := range seedNames {
+		m := Member{
+			ID:     fmt.Sprintf("m-%03d", i+1),
+			Name:   name,
+			Email:  strings.ToLower(strings.ReplaceAll(name, " ", ".")) + "@members.example",
+			Number: fmt.Sprintf("%05d", 10400+i*7),
+		}
+		s.members = append(s.members, m)
+		s.byID[m.ID] = m
+	}
+	return s, nil
+}
+
+// Close releases the store.
+func (s *Site) Close() error { return s.closeStore() }
+
+var seedNames = []string{
+	"Ann Jensen", "Bo Nielsen", "Carla Hansen", "Dan Pedersen", "Eva Andersen", "Finn Christensen",
+	"Gitte Larsen", "Hans Sørensen", "Ida Rasmussen", "Jens Jørgensen", "Karen Petersen", "Lars Madsen",
+	"Mette Kristensen", "Niels Olsen", "Ole Thomsen", "Pia Christiansen", "Rasmus Poulsen", "Sofie Johansen",
+	"Thomas Møller", "Ulla Mortensen", "Viggo Knudsen", "Winnie Jakobsen", "Yrsa Mikkelsen", "Zaki Lund",
+	"Åse Holm",
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// loadKey reads the site's signing key, or makes one on first start, so
+// that links survive a restart.
+func loadKey(path string) (*token.Key, error) {
+	secret, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(path, secret, 0o600); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, err
+	}
+	return token.NewHMACKey("membersite-1", secret)
+}
+
+// sessions is the site's session store: a cookie secret maps to a session,
+// whose public reference is what oncelink records.
+type sessions struct {
+	mu     sync.Mutex
+	byKey  map[string]*session
+	refs   map[string]string // reference -> cookie secret
+	nextID int
+}
+
+type session struct {
+	ref    string
+	member string
+}
+
+func newSessions() *sessions {
+	return &sessions{byKey: map[string]*session{}, refs: map[string]string{}}
+}
+
+const cookieName = "ms_session"
+
+// NewReference implements verify.Sessions.
+func (ss *sessions) NewReference(*http.Request) (string, error) {
+	return "s-" + randomHex(8), nil
+}
+
+// Start implements verify.Sessions.
+func (ss *sessions) Start(w http.ResponseWriter, _ *http.Request, ref string, res *verify.Result) error {
+	secret := randomHex(32)
+	ss.mu.Lock()
+	ss.byKey[secret] = &session{ref: ref, member: res.Claims.Member}
+	ss.refs[ref] = secret
+	ss.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: secret, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return nil
+}
+
+// RevokeSessions implements admin.SessionRevoker.
+func (ss *sessions) RevokeSessions(_ context.Context, refs []string) error {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for _, ref := range refs {
+		if secret, ok := ss.refs[ref]; ok {
+			delete(ss.byKey, secret)
+			delete(ss.refs, ref)
+		}
+	}
+	return nil
+}
+
+func (ss *sessions) member(r *http.Request) (string, string, bool) {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return "", "", false
+	}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	sess, ok := ss.byKey[c.Value]
+	if !ok {
+		return "", "", false
+	}
+	return sess.member, sess.ref, true
+}
+
+func (ss *sessions) end(r *http.Request) {
+	if c, err := r.Cookie(cookieName); err == nil {
+		ss.mu.Lock()
+		if sess, ok := ss.byKey[c.Value]; ok {
+			delete(ss.refs, sess.ref)
+			delete(ss.byKey, c.Value)
+		}
+		ss.mu.Unlock()
+	}
+}
+
+func (ss *sessions) count() int {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return len(ss.byKey)
+}
+
+// InviteResult is what a bulk invitation did.
+type InviteResult struct {
+	Batch   string
+	Minted  int
+	Sent    int
+	Blocked *verify.BlockedError
+}
+
+// Invite mints a link for every member in one batch and mails them in
+// batches of ten through the send guard; a refused batch stops the send.
+func (s *Site) Invite(ctx context.Context) (*InviteResult, error) {
+	batch := "invite-" + time.Now().UTC().Format("20060102-150405.000")
+	reqs := make([]token.Request, len(s.members))
+	for i, m := range s.members {
+		reqs[i] = token.Request{Member: m.ID, Purpose: token.PurposeLogin, Recipient: m.Email, Number: m.Number}
+	}
+	links, err := s.iss.MintBatch(ctx, batch, reqs)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.batches = append(s.batches, batch)
+	s.mu.Unlock()
+	res := &InviteResult{Batch: batch, Minted: len(links)}
+	guard, err := verify.NewOutgoing(s.parser, s.st, batch, s.cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	for start := 0; start < len(links); start += 10 {
+		end := min(start+10, len(links))
+		var mails []verify.Mail
+		for i := start; i < end; i++ {
+			mails = append(mails, verify.Mail{To: s.members[i].Email, Member: s.members[i].ID, Raw: renderInvitation(s.members[i], links[i].URL)})
+		}
+		if err := guard.CheckAll(ctx, mails); err != nil {
+			var be *verify.BlockedError
+			if errors.As(err, &be) {
+				res.Blocked = be
+				return res, nil
+			}
+			return nil, err
+		}
+		for _, m := range mails {
+			if err := s.outbox.Deliver(m.To, "Your new member site", m.Raw); err != nil {
+				return res, err
+			}
+			res.Sent++
+		}
+	}
+	return res, nil
+}
+
+func renderInvitation(m Member, url string) []byte {
+	return []byte("From: The member site <noreply@members.example>\r\nTo: " + m.Name + " <" + m.Email + ">\r\n" +
+		"Subject: Your new member site\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
+		"Dear " + m.Name + ",\r\n\r\nYour member site is open. Log in with your own link:\r\n\r\n" + url + "\r\n\r\n" +
+		"You will be asked for your email address. The link works once and expires in three days.\r\n")
+}
+
+func (s *Site) authorize(r *http.Request) (string, bool) {
+	c, err := r.Cookie("ms_admin")
+	if err != nil || len(c.Value) != len(s.adminKey) || !equal(c.Value, s.adminKey) {
+		return "", false
+	}
+	return "admin", true
+}
+
+func equal(a, b string) bool {
+	var d byte
+	for i := 0; i < len(a) && i < len(b); i++ {
+		d |= a[i] ^ b[i]
+	}
+	return d == 0 && len(a) == len(b)
+}
+
+func (s *Site) state() (trips []verify.Trip, batches []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.trips), slices.Clone(s.batches)
+}
