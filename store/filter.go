@@ -24,6 +24,9 @@ type Filter struct {
 	// IssuedFrom selects records issued at or after it.
 	IssuedFrom time.Time
 	// IssuedBefore selects records issued strictly before it.
+	//
+	// Records are kept to the microsecond; both bounds are compared exactly,
+	// that is, rounded up to the microsecond ([MicroCeil]).
 	IssuedBefore time.Time
 	// Consumed narrows the selection to records that were consumed,
 	// whatever happened to them after (a later revocation included).
@@ -92,10 +95,10 @@ func (f Filter) Match(r *Record) bool {
 	if f.Purpose != "" && f.Purpose != r.Purpose {
 		return false
 	}
-	if !f.IssuedFrom.IsZero() && r.IssuedAt.Before(f.IssuedFrom) {
+	if !f.IssuedFrom.IsZero() && r.IssuedAt.Before(MicroCeil(f.IssuedFrom)) {
 		return false
 	}
-	if !f.IssuedBefore.IsZero() && !r.IssuedAt.Before(f.IssuedBefore) {
+	if !f.IssuedBefore.IsZero() && !r.IssuedAt.Before(MicroCeil(f.IssuedBefore)) {
 		return false
 	}
 	if f.Consumed && r.ConsumedAt.IsZero() {

@@ -167,6 +167,21 @@ func Micro(t time.Time) time.Time {
 	return t.UTC().Truncate(time.Microsecond)
 }
 
+// MicroCeil rounds t up to the microsecond, in UTC: the bound a store
+// compares records with, since records are kept to the microsecond. A record
+// issued at r is before t exactly when r < MicroCeil(t), and at or after t
+// exactly when r >= MicroCeil(t). The zero time stays zero.
+func MicroCeil(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	m := t.UTC().Truncate(time.Microsecond)
+	if m.Before(t) {
+		m = m.Add(time.Microsecond)
+	}
+	return m
+}
+
 // ConsumeRequest asks a store to check, and for Consume to mark, one record.
 type ConsumeRequest struct {
 	// ID is the token id from the verified token.
@@ -180,4 +195,21 @@ type ConsumeRequest struct {
 	At time.Time
 	// Presentation is recorded with a successful consumption.
 	Presentation Presentation
+}
+
+// Validate checks a consume request: the time is required, a state is
+// [StateLen] bytes or none, and the presentation is within bounds. A
+// malformed id is not invalid: it is a record that is not found. The error
+// wraps [ErrInvalid].
+func (r *ConsumeRequest) Validate() error {
+	p := &r.Presentation
+	switch {
+	case r.At.IsZero():
+		return fmt.Errorf("%w: consume request has no time", ErrInvalid)
+	case r.State != nil && len(r.State) != StateLen:
+		return fmt.Errorf("%w: consume request state must be %d bytes or none", ErrInvalid, StateLen)
+	case len(p.Identity) > MaxIdentityLen, len(p.IP) > MaxIPLen, len(p.UserAgent) > MaxUserAgentLen, len(p.Session) > MaxSessionLen:
+		return fmt.Errorf("%w: consume request presentation out of bounds", ErrInvalid)
+	}
+	return nil
 }

@@ -29,6 +29,8 @@ type Tokens interface {
 
 	// Peek runs the checks of Consume, in the same order, and changes
 	// nothing. It returns the record whenever one exists, with the outcome.
+	// Like Consume, it refuses an invalid request ([ConsumeRequest.Validate])
+	// with [ErrInvalid].
 	Peek(ctx context.Context, req ConsumeRequest) (Record, error)
 
 	// Consume checks one record and marks it consumed, in one atomic
@@ -57,7 +59,8 @@ type Tokens interface {
 	// as revoked: the records of member, or of every member when member is
 	// "". It costs one write whatever the number of records. A watermark
 	// never moves back: an earlier time than the one in place changes
-	// nothing.
+	// nothing. Like filter bounds, `before` is compared exactly: stores keep
+	// it rounded up to the microsecond ([MicroCeil]).
 	Watermark(ctx context.Context, member string, before time.Time) error
 
 	// Marks returns the watermarks in place, the global one (Member "")
@@ -73,7 +76,8 @@ type Tokens interface {
 
 	// Purge deletes the records that expired strictly before `before`, and
 	// the ledger entries recorded strictly before it, and returns how many
-	// records it deleted. Watermarks and holds stay.
+	// records it deleted (a store that expires records by itself counts only
+	// those it deleted). Watermarks and holds stay.
 	Purge(ctx context.Context, before time.Time) (int64, error)
 }
 

@@ -310,6 +310,9 @@ func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Recor
 	if err := ctxErr(ctx); err != nil {
 		return store.Record{}, err
 	}
+	if err := req.Validate(); err != nil {
+		return store.Record{}, err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	r, ok := s.find(req.ID)
@@ -322,6 +325,9 @@ func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Recor
 // Consume implements [store.Tokens].
 func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
 	if err := ctxErr(ctx); err != nil {
+		return store.Record{}, err
+	}
+	if err := req.Validate(); err != nil {
 		return store.Record{}, err
 	}
 	s.mu.Lock()
@@ -380,10 +386,10 @@ func (s *Store) match(f *store.Filter, r *rec, batchIDs map[uint32]bool, ids map
 	if f.Purpose != "" && s.purposes.names[r.purpose] != f.Purpose {
 		return false
 	}
-	if !f.IssuedFrom.IsZero() && r.issued < f.IssuedFrom.UnixMicro() {
+	if !f.IssuedFrom.IsZero() && r.issued < store.MicroCeil(f.IssuedFrom).UnixMicro() {
 		return false
 	}
-	if !f.IssuedBefore.IsZero() && r.issued >= f.IssuedBefore.UnixMicro() {
+	if !f.IssuedBefore.IsZero() && r.issued >= store.MicroCeil(f.IssuedBefore).UnixMicro() {
 		return false
 	}
 	if f.Consumed && r.consumed == 0 {
@@ -446,7 +452,7 @@ func (s *Store) Watermark(ctx context.Context, member string, before time.Time) 
 	if len(member) > store.MaxMemberLen || before.IsZero() {
 		return fmt.Errorf("%w: watermark needs a time and a member of at most %d bytes", store.ErrInvalid, store.MaxMemberLen)
 	}
-	us := micro(store.Micro(before))
+	us := micro(store.MicroCeil(before))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if member == "" {

@@ -385,6 +385,9 @@ func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Re
 	if err := ctx.Err(); err != nil {
 		return store.Record{}, s.unavailable("consume", err)
 	}
+	if err := req.Validate(); err != nil {
+		return store.Record{}, err
+	}
 	if !store.ValidID(req.ID) {
 		return store.Record{}, store.ErrNotFound
 	}
@@ -418,6 +421,9 @@ func stateArg(st []byte) any {
 func (s *Store) check(ctx context.Context, op string, req *store.ConsumeRequest) (store.Record, error) {
 	if err := ctx.Err(); err != nil {
 		return store.Record{}, s.unavailable(op, err)
+	}
+	if err := req.Validate(); err != nil {
+		return store.Record{}, err
 	}
 	if !store.ValidID(req.ID) {
 		return store.Record{}, store.ErrNotFound
@@ -488,10 +494,10 @@ func where(f *store.Filter, args []any) (string, []any) {
 		add("purpose = $?", f.Purpose)
 	}
 	if !f.IssuedFrom.IsZero() {
-		add("issued_at >= $?", store.Micro(f.IssuedFrom))
+		add("issued_at >= $?", store.MicroCeil(f.IssuedFrom))
 	}
 	if !f.IssuedBefore.IsZero() {
-		add("issued_at < $?", store.Micro(f.IssuedBefore))
+		add("issued_at < $?", store.MicroCeil(f.IssuedBefore))
 	}
 	if f.Consumed {
 		conds = append(conds, "consumed_at IS NOT NULL")
@@ -527,7 +533,7 @@ func (s *Store) Watermark(ctx context.Context, member string, before time.Time) 
 	if member != "" {
 		k = guardKey(store.ScopeMember, member)
 	}
-	if _, err := s.pool.Exec(ctx, s.sql.watermark, k, store.Micro(before)); err != nil {
+	if _, err := s.pool.Exec(ctx, s.sql.watermark, k, store.MicroCeil(before)); err != nil {
 		return s.unavailable("watermark", err)
 	}
 	return nil

@@ -530,6 +530,9 @@ func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Recor
 	if err := ctxErr(ctx); err != nil {
 		return store.Record{}, err
 	}
+	if err := req.Validate(); err != nil {
+		return store.Record{}, err
+	}
 	if !store.ValidID(req.ID) {
 		return store.Record{}, store.ErrNotFound
 	}
@@ -545,6 +548,9 @@ func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Recor
 // marks it consumed and writes the consumed ledger entry, atomically.
 func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
 	if err := ctxErr(ctx); err != nil {
+		return store.Record{}, err
+	}
+	if err := req.Validate(); err != nil {
 		return store.Record{}, err
 	}
 	if !store.ValidID(req.ID) {
@@ -821,7 +827,7 @@ func (s *Store) Watermark(ctx context.Context, member string, before time.Time) 
 	if member != "" {
 		field = "mm:" + member
 	}
-	if err := watermarkScript.Run(ctx, s.c, []string{s.kCtl}, field, fmtInt(micro(before))).Err(); err != nil {
+	if err := watermarkScript.Run(ctx, s.c, []string{s.kCtl}, field, fmtInt(ceilMicro(before))).Err(); err != nil {
 		return unavailable("watermark", err)
 	}
 	return nil

@@ -604,8 +604,8 @@ func checkRequest(ctx context.Context, req *store.ConsumeRequest) ([]byte, error
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
-	if req.At.IsZero() {
-		return nil, fmt.Errorf("%w: sqlite: consume request without a time", store.ErrInvalid)
+	if err := req.Validate(); err != nil {
+		return nil, err
 	}
 	id, ok := parseID(req.ID)
 	if !ok {
@@ -745,11 +745,11 @@ func where(f *store.Filter) (string, []any) {
 	}
 	if !f.IssuedFrom.IsZero() {
 		conds = append(conds, "issued_at >= ?")
-		args = append(args, f.IssuedFrom.UnixMicro())
+		args = append(args, store.MicroCeil(f.IssuedFrom).UnixMicro())
 	}
 	if !f.IssuedBefore.IsZero() {
 		conds = append(conds, "issued_at < ?")
-		args = append(args, f.IssuedBefore.UnixMicro())
+		args = append(args, store.MicroCeil(f.IssuedBefore).UnixMicro())
 	}
 	if f.Consumed {
 		conds = append(conds, "consumed_at IS NOT NULL")
@@ -787,7 +787,7 @@ func (s *Store) Watermark(ctx context.Context, member string, before time.Time) 
 		return fmt.Errorf("%w: sqlite: watermark needs a time and a member of at most %d bytes", store.ErrInvalid, store.MaxMemberLen)
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO marks (member, before_at) VALUES (?, ?)
-		ON CONFLICT (member) DO UPDATE SET before_at = max(before_at, excluded.before_at)`, member, before.UnixMicro())
+		ON CONFLICT (member) DO UPDATE SET before_at = max(before_at, excluded.before_at)`, member, store.MicroCeil(before).UnixMicro())
 	if err != nil {
 		return unavailable("watermark", err)
 	}

@@ -76,6 +76,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"ConcurrentFail", testConcurrentFail},
 		{"ConcurrentRevoke", testConcurrentRevoke},
 		{"CanceledContext", testCanceledContext},
+		{"InvalidRequest", testInvalidRequest},
+		{"SubMicrosecondBounds", testSubMicrosecondBounds},
+		{"LedgerMixedPaging", testLedgerMixedPaging},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -1171,4 +1174,119 @@ func testCanceledContext(t *testing.T, s store.Store) {
 	wantStatus(t, s, tk.ID, store.StatusIssued)
 	_, err = s.Consume(ctx, tk.req(now()))
 	wantErr(t, "Consume after the canceled one", err, nil)
+}
+
+func testInvalidRequest(t *testing.T, s store.Store) {
+	tk := mk(t, "m")
+	insert(t, s, tk)
+	noTime := tk.req(time.Time{})
+	badState := tk.req(now())
+	badState.State = []byte{1, 2, 3}
+	longUA := tk.req(now())
+	longUA.Presentation.UserAgent = string(make([]byte, store.MaxUserAgentLen+1))
+	for name, req := range map[string]store.ConsumeRequest{"no time": noTime, "short state": badState, "long user agent": longUA} {
+		_, err := s.Peek(ctx, req)
+		wantErr(t, "Peek "+name, err, store.ErrInvalid)
+		_, err = s.Consume(ctx, req)
+		wantErr(t, "Consume "+name, err, store.ErrInvalid)
+	}
+	wantStatus(t, s, tk.ID, store.StatusIssued)
+}
+
+// testSubMicrosecondBounds checks that filter bounds and watermarks finer
+// than a microsecond are compared exactly with records kept to the
+// microsecond.
+func testSubMicrosecondBounds(t *testing.T, s store.Store) {
+	at := now().Add(-time.Minute)
+	tk := mk(t, "sub", issued(at), batch("sub"))
+	insert(t, s, tk)
+	half := at.Add(500 * time.Nanosecond)
+	for _, tc := range []struct {
+		name string
+		f    store.Filter
+		want int64
+	}{
+		{"from half a microsecond later", store.Filter{Batches: []string{"sub"}, IssuedFrom: half}, 0},
+		{"from the same microsecond", store.Filter{Batches: []string{"sub"}, IssuedFrom: at}, 1},
+		{"before half a microsecond later", store.Filter{Batches: []string{"sub"}, IssuedBefore: half}, 1},
+		{"before the same microsecond", store.Filter{Batches: []string{"sub"}, IssuedBefore: at}, 0},
+	} {
+		n, err := s.Count(ctx, tc.f)
+		wantErr(t, "Count "+tc.name, err, nil)
+		recs, err := s.Records(ctx, store.RecordQuery{Filter: tc.f})
+		wantErr(t, "Records "+tc.name, err, nil)
+		if n != tc.want || int64(len(recs)) != tc.want {
+			t.Fatalf("%s: Count %d, Records %d, want %d", tc.name, n, len(recs), tc.want)
+		}
+	}
+	_, err := s.Peek(ctx, tk.req(now()))
+	wantErr(t, "Peek before the watermark", err, nil)
+	wantErr(t, "Watermark", s.Watermark(ctx, "sub", at), nil)
+	_, err = s.Peek(ctx, tk.req(now()))
+	wantErr(t, "Peek under a watermark at its own microsecond", err, nil)
+	wantErr(t, "Watermark", s.Watermark(ctx, "sub", half), nil)
+	_, err = s.Peek(ctx, tk.req(now()))
+	wantErr(t, "Peek under a watermark half a microsecond later", err, store.ErrRevoked)
+}
+
+// testLedgerMixedPaging pages through derived and appended entries that
+// share their times, with small pages: every entry once, in time order, the
+// same sequence whatever the page size.
+func testLedgerMixedPaging(t *testing.T, s store.Store) {
+	at := now()
+	var tks []token
+	for i := 0; i < 5; i++ {
+		tks = append(tks, mk(t, fmt.Sprint("mix", i), batch("mix"), issued(at)))
+	}
+	insert(t, s, tks...)
+	for _, tk := range tks[:3] {
+		_, err := s.Consume(ctx, tk.req(at))
+		wantErr(t, "Consume", err, nil)
+	}
+	var evs []store.Event
+	for i := 0; i < 6; i++ {
+		evs = append(evs, store.Event{At: at, Kind: store.EventRefused, Reason: fmt.Sprint("r", i), Batch: "mix", Member: fmt.Sprint("mix", i%5)})
+	}
+	wantErr(t, "Append", s.Append(ctx, evs...), nil)
+	const total = 5 + 3 + 6
+	var sequences [][]string
+	for _, limit := range []int{1, 7, 1000} {
+		var seq []string
+		seen := map[string]bool{}
+		after := ""
+		for pages := 0; ; pages++ {
+			if pages > total+1 {
+				t.Fatalf("limit %d: paging does not end", limit)
+			}
+			page, next, err := s.Events(ctx, store.EventQuery{Batch: "mix", After: after, Limit: limit})
+			wantErr(t, "Events", err, nil)
+			if len(page) > limit {
+				t.Fatalf("limit %d: a page of %d", limit, len(page))
+			}
+			for _, e := range page {
+				key := string(e.Kind) + "/" + e.TokenID + "/" + e.Reason
+				if seen[key] {
+					t.Fatalf("limit %d: entry %s twice", limit, key)
+				}
+				if !e.At.Equal(at) {
+					t.Fatalf("limit %d: entry %s at %v, want %v", limit, key, e.At, at)
+				}
+				seen[key] = true
+				seq = append(seq, key)
+			}
+			if next == "" {
+				break
+			}
+			after = next
+		}
+		if len(seq) != total {
+			t.Fatalf("limit %d: %d entries, want %d", limit, len(seq), total)
+		}
+		sequences = append(sequences, seq)
+	}
+	for i := 1; i < len(sequences); i++ {
+		if !slices.Equal(sequences[0], sequences[i]) {
+			t.Fatalf("the order depends on the page size:\n%v\n%v", sequences[0], sequences[i])
+		}
+	}
 }
