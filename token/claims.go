@@ -1,8 +1,6 @@
 package token
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
@@ -113,23 +111,11 @@ const (
 	KindNumber = "number"
 )
 
-// binding computes the binding of a canonical identity of a kind to one
-// token: HMAC-SHA256 under the signing key's binding secret, over the kind,
-// the token id and the value, truncated to 128 bits. Bindings of one address
+// A binding ties a canonical identity of a kind to one token: HMAC-SHA256
+// under the signing key's binding secret, over the kind, the token id and
+// the value, truncated to 128 bits ([signer.bind]). Bindings of one address
 // in two tokens differ, and nobody without the binding secret can test a
 // guess against a token offline.
-func binding(key []byte, kind, id, value string) [bindingLen]byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("oncelink/v1/"))
-	m.Write([]byte(kind))
-	m.Write([]byte{0})
-	m.Write([]byte(id))
-	m.Write([]byte{0})
-	m.Write([]byte(value))
-	var out [bindingLen]byte
-	copy(out[:], m.Sum(nil))
-	return out
-}
 
 // CanonicalEmail returns the canonical form of an email address, the form
 // in which a recipient is bound to a token and a typed address is compared:

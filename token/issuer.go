@@ -8,9 +8,10 @@ import (
 	"iter"
 	"log/slog"
 	"net/url"
+	"runtime"
+	"sync"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 
 	"github.com/oncelink/oncelink/store"
@@ -165,18 +166,42 @@ func (i *Issuer) mintMany(ctx context.Context, batch string, reqs []Request) ([]
 	key := i.keys.snapshot().active
 	links := make([]*Link, len(reqs))
 	recs := make([]store.Record, len(reqs))
-	for n := range reqs {
-		if reqs[n].Recipient == "" {
-			return nil, nil, fmt.Errorf("%w: request %d of batch %q has no recipient", ErrRequest, n, batch)
-		}
-		l, rec, err := i.mint(ctx, reqs[n], batch, now, key)
+	// Signing is CPU work: large batches are signed on every core, each
+	// worker on its own range, so the links keep their request order.
+	workers := min(runtime.GOMAXPROCS(0), len(reqs)/parallelMin+1)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		lo, hi := w*len(reqs)/workers, (w+1)*len(reqs)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := lo; n < hi; n++ {
+				if reqs[n].Recipient == "" {
+					errs[w] = fmt.Errorf("%w: request %d of batch %q has no recipient", ErrRequest, n, batch)
+					return
+				}
+				l, rec, err := i.mint(ctx, reqs[n], batch, now, key)
+				if err != nil {
+					errs[w] = fmt.Errorf("request %d: %w", n, err)
+					return
+				}
+				links[n], recs[n] = l, rec
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return nil, nil, fmt.Errorf("request %d: %w", n, err)
+			return nil, nil, err
 		}
-		links[n], recs[n] = l, rec
 	}
 	return links, recs, nil
 }
+
+// parallelMin is the number of links per signing worker below which a batch
+// is signed on fewer cores.
+const parallelMin = 256
 
 // NewBatchID returns a new batch id: "b-" and a UUIDv7, so that batch ids
 // sort by creation time.
@@ -234,17 +259,18 @@ func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.T
 		Jti: id.String(), Bat: batch, Sec: b64.EncodeToString(secret[:]),
 	}
 	if recipient != "" {
-		b := binding(key.binding, KindEmail, w.Jti, recipient)
+		b := key.signer.bind(KindEmail, w.Jti, recipient)
 		w.Rcp = b64.EncodeToString(b[:])
 	}
 	if number != "" {
-		b := binding(key.binding, KindNumber, w.Jti, number)
+		b := key.signer.bind(KindNumber, w.Jti, number)
 		w.Mno = b64.EncodeToString(b[:])
 	}
-	tok, err := sign(&w, key)
+	url, err := key.signer.sign(i.prefix, &w, key.signKey())
 	if err != nil {
 		return nil, rec, fmt.Errorf("%w: signing: %w", ErrMint, err)
 	}
+	tok := url[len(i.prefix):]
 	claims := Claims{
 		ID: w.Jti, KeyID: key.id, Issuer: w.Iss, Member: w.Sub, Purpose: w.Aud, Batch: batch,
 		IssuedAt: time.Unix(iat, 0).UTC(), ExpiresAt: time.Unix(exp, 0).UTC(),
@@ -255,18 +281,7 @@ func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.T
 		SecretHash: sha256.Sum256(secret[:]), State: state,
 		IssuedAt: store.Micro(now), ExpiresAt: claims.ExpiresAt,
 	}
-	return &Link{URL: i.prefix + tok, Token: tok, Claims: claims, Recipient: recipient}, rec, nil
-}
-
-func sign(w *wire, key *Key) (string, error) {
-	var m jwt.SigningMethod = jwt.SigningMethodHS256
-	if key.alg == EdDSA {
-		m = jwt.SigningMethodEdDSA
-	}
-	t := jwt.NewWithClaims(m, w)
-	t.Header["typ"] = TokenType
-	t.Header["kid"] = key.id
-	return t.SignedString(key.signKey())
+	return &Link{URL: url, Token: tok, Claims: claims, Recipient: recipient}, rec, nil
 }
 
 // callState calls a site's state function, turning a panic into an error.

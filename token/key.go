@@ -42,6 +42,7 @@ type Key struct {
 	priv    ed25519.PrivateKey
 	pub     ed25519.PublicKey
 	binding []byte // keys the identity bindings of the tokens it signs
+	signer  *signer
 }
 
 // NewHMACKey returns an HS256 key. The secret must be at least
@@ -56,6 +57,7 @@ func NewHMACKey(id string, secret []byte) (*Key, error) {
 	}
 	k := &Key{id: id, alg: HS256, hmac: slices.Clone(secret)}
 	k.binding = derive(secret, "oncelink binding v1")
+	k.signer = newSigner(k)
 	return k, nil
 }
 
@@ -81,7 +83,9 @@ func NewEd25519Key(id string, priv ed25519.PrivateKey) (*Key, error) {
 		return nil, err
 	}
 	p := slices.Clone(priv)
-	return &Key{id: id, alg: EdDSA, priv: p, pub: p.Public().(ed25519.PublicKey), binding: derive(seed, "oncelink binding v1")}, nil
+	k := &Key{id: id, alg: EdDSA, priv: p, pub: p.Public().(ed25519.PublicKey), binding: derive(seed, "oncelink binding v1")}
+	k.signer = newSigner(k)
+	return k, nil
 }
 
 // GenerateEd25519Key returns an EdDSA key with a new random key pair.
@@ -110,7 +114,9 @@ func NewEd25519VerifyKey(id string, pub ed25519.PublicKey, binding []byte) (*Key
 	if err := strongEnough(binding); err != nil {
 		return nil, err
 	}
-	return &Key{id: id, alg: EdDSA, pub: slices.Clone(pub), binding: slices.Clone(binding)}, nil
+	k := &Key{id: id, alg: EdDSA, pub: slices.Clone(pub), binding: slices.Clone(binding)}
+	k.signer = newSigner(k)
+	return k, nil
 }
 
 // ID returns the key id, as it appears in a token's "kid" header.
@@ -226,9 +232,10 @@ type Keyring struct {
 }
 
 type ring struct {
-	active *Key
-	keys   map[string]*Key
-	algs   []string
+	active  *Key
+	keys    map[string]*Key
+	headers map[string]*Key // a key's encoded JWT header, as oncelink writes it
+	algs    []string
 }
 
 // NewKeyring returns a keyring with an active key and older keys that
@@ -255,7 +262,9 @@ func NewKeyring(active *Key, older ...*Key) (*Keyring, error) {
 
 func (r *ring) index() {
 	r.algs = r.algs[:0]
+	r.headers = make(map[string]*Key, len(r.keys))
 	for _, k := range r.keys {
+		r.headers[k.signer.header] = k
 		if !slices.Contains(r.algs, string(k.alg)) {
 			r.algs = append(r.algs, string(k.alg))
 		}

@@ -62,7 +62,7 @@ type Verified struct {
 	secretHash [32]byte
 	email      [bindingLen]byte
 	number     [bindingLen]byte
-	binding    []byte
+	signer     *signer
 }
 
 // SecretHash returns the SHA-256 hash of the token's secret, which the
@@ -81,13 +81,13 @@ func (v *Verified) Confirm(kind, canonical string) (bound, match bool) {
 		if !v.BoundEmail {
 			return false, false
 		}
-		b := binding(v.binding, KindEmail, v.ID, canonical)
+		b := v.signer.bind(KindEmail, v.ID, canonical)
 		return true, subtle.ConstantTimeCompare(b[:], v.email[:]) == 1
 	case KindNumber:
 		if !v.BoundNumber {
 			return false, false
 		}
-		b := binding(v.binding, KindNumber, v.ID, canonical)
+		b := v.signer.bind(KindNumber, v.ID, canonical)
 		return true, subtle.ConstantTimeCompare(b[:], v.number[:]) == 1
 	}
 	return false, false
@@ -123,6 +123,14 @@ func (p *Parser) Extract(input string) (string, error) {
 	return s, nil
 }
 
+// b64url marks the base64url alphabet.
+var b64url = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
 // tokenShape checks that s looks like a compact JWT: base64url segments,
 // exactly two dots, bounded length.
 func tokenShape(s string) error {
@@ -134,11 +142,10 @@ func tokenShape(s string) error {
 	}
 	dots := 0
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
+		switch c := s[i]; {
+		case b64url[c]:
 		case c == '.':
 			dots++
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
 		default:
 			return fmt.Errorf("%w: token has a character outside base64url", ErrMalformed)
 		}
@@ -279,7 +286,7 @@ func (p *Parser) check(w *wire, key *Key) (*Verified, error) {
 			ID: w.Jti, KeyID: key.id, Issuer: w.Iss, Member: w.Sub, Purpose: w.Aud, Batch: w.Bat,
 			IssuedAt: time.Unix(w.Iat, 0).UTC(), ExpiresAt: time.Unix(w.Exp, 0).UTC(),
 		},
-		binding: key.binding,
+		signer: key.signer,
 	}
 	var secret [secretLen]byte
 	if n, err := b64.Decode(secret[:], []byte(w.Sec)); err != nil || n != secretLen || len(w.Sec) != b64.EncodedLen(secretLen) {
