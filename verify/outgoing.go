@@ -12,6 +12,7 @@ import (
 	"mime/multipart"
 	"net/mail"
 	"net/textproto"
+	"slices"
 	"strings"
 	"sync"
 
@@ -153,9 +154,10 @@ func (o *Outgoing) CheckAll(ctx context.Context, msgs []Mail) error {
 	if blocked != nil {
 		return &BlockedError{Reason: "blocked", Batch: blocked.Batch, Err: blocked}
 	}
-	pending := map[string]string{}
+	var pending []sentLink
 	for i := range msgs {
-		if be := o.check(i, &msgs[i], pending); be != nil {
+		var be *BlockedError
+		if pending, be = o.check(i, &msgs[i], pending); be != nil {
 			return o.block(ctx, be)
 		}
 	}
@@ -164,25 +166,29 @@ func (o *Outgoing) CheckAll(ctx context.Context, msgs []Mail) error {
 	if o.blocked != nil { // blocked concurrently
 		return &BlockedError{Reason: "blocked", Batch: o.blocked.Batch, Err: o.blocked}
 	}
-	for id, key := range pending {
-		if prev, ok := o.sent[id]; ok && prev != key {
+	for _, p := range pending {
+		if prev, ok := o.sent[p.id]; ok && prev != p.key {
 			o.mu.Unlock()
-			err := o.block(ctx, &BlockedError{Reason: "duplicate link", TokenID: id})
+			err := o.block(ctx, &BlockedError{Reason: "duplicate link", TokenID: p.id})
 			o.mu.Lock()
 			return err
 		}
 	}
-	for id, key := range pending {
-		o.sent[id] = key
+	for _, p := range pending {
+		o.sent[p.id] = p.key
 	}
 	return nil
 }
 
+// sentLink is a link passed in a CheckAll call, with the key of its message.
+type sentLink struct{ id, key string }
+
 // check checks one message against the links already passed and the ones
-// pending in this call. It returns nil or the refusal.
-func (o *Outgoing) check(i int, m *Mail, pending map[string]string) *BlockedError {
-	refuse := func(reason, id string) *BlockedError {
-		return &BlockedError{Reason: reason, Recipient: m.To, TokenID: id, Index: i}
+// pending in this call. It returns the pending links with this message's,
+// or the refusal.
+func (o *Outgoing) check(i int, m *Mail, pending []sentLink) ([]sentLink, *BlockedError) {
+	refuse := func(reason, id string) ([]sentLink, *BlockedError) {
+		return pending, &BlockedError{Reason: reason, Recipient: m.To, TokenID: id, Index: i}
 	}
 	to, err := token.CanonicalEmail(m.To)
 	if err != nil {
@@ -231,12 +237,14 @@ func (o *Outgoing) check(i int, m *Mail, pending map[string]string) *BlockedErro
 		if seen && prev != key {
 			return refuse("duplicate link", vt.ID)
 		}
-		if p, ok := pending[vt.ID]; ok && p != key {
-			return refuse("duplicate link", vt.ID)
+		for _, p := range pending {
+			if p.id == vt.ID && p.key != key {
+				return refuse("duplicate link", vt.ID)
+			}
 		}
-		pending[vt.ID] = key
+		pending = append(pending, sentLink{vt.ID, key})
 	}
-	return nil
+	return pending, nil
 }
 
 // messageKey identifies a message: its ID, its Message-ID header, or a new
@@ -334,18 +342,16 @@ func headerEnd(raw []byte) int {
 // base64-encoded MIME parts. broken reports an oncelink token that is cut
 // short.
 func findTokens(raw []byte) (toks []string, broken bool) {
-	seen := map[string]bool{}
 	add := func(body []byte) bool {
 		ts, br := scanTokens(body)
 		for _, t := range ts {
-			if !seen[t] {
-				seen[t] = true
+			if !slices.Contains(toks, t) {
 				toks = append(toks, t)
 			}
 		}
 		return br
 	}
-	broken = add(softened(raw))
+	broken = add(raw)
 	if hasBase64Part(raw) {
 		for _, part := range base64Parts(raw) {
 			broken = add(part) || broken
@@ -370,58 +376,15 @@ func hasBase64Part(raw []byte) bool {
 	}
 }
 
-// hasSoftBreak reports whether raw has a quoted-printable soft line break
-// ("=" at the end of a line). A quoted-printable line is at most 76
-// characters, so a message with a link in quoted-printable has one.
-func hasSoftBreak(raw []byte) bool {
-	for i := 0; ; {
-		j := bytes.IndexByte(raw[i:], '\n')
-		if j < 0 {
-			return false
-		}
-		k := i + j
-		if k >= 1 && raw[k-1] == '=' || k >= 2 && raw[k-1] == '\r' && raw[k-2] == '=' {
-			return true
-		}
-		i = k + 1
-	}
-}
+func isB64(c byte) bool { return b64chars[c] }
 
-// softened undoes what quoted-printable does to a link: soft line breaks
-// ("=\r\n", "=\n") and the escaped "=" ("=3D"). Other text is left as is;
-// a message without soft breaks is returned unchanged.
-func softened(raw []byte) []byte {
-	if !hasSoftBreak(raw) {
-		return raw
+// b64chars marks the base64url alphabet.
+var b64chars = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
 	}
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); {
-		j := bytes.IndexByte(raw[i:], '=')
-		if j < 0 {
-			out = append(out, raw[i:]...)
-			break
-		}
-		out = append(out, raw[i:i+j]...)
-		i += j
-		switch {
-		case bytes.HasPrefix(raw[i:], []byte("=\r\n")):
-			i += 3
-		case bytes.HasPrefix(raw[i:], []byte("=\n")):
-			i += 2
-		case bytes.HasPrefix(raw[i:], []byte("=3D")):
-			out = append(out, '=')
-			i += 3
-		default:
-			out = append(out, '=')
-			i++
-		}
-	}
-	return out
-}
-
-func isB64(c byte) bool {
-	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
-}
+	return t
+}()
 
 // scanTokens finds oncelink tokens in text. A token starts with "eyJ" (a
 // JSON header) and is read across "=\r\n" soft breaks and, while a segment
@@ -437,12 +400,15 @@ func scanTokens(body []byte) (toks []string, broken bool) {
 		}
 		k := i + j
 		i = k + 1
-		if k < 2 || body[k-2] != 'e' || body[k-1] != 'y' {
+		// "eyJ", possibly cut by quoted-printable soft breaks.
+		y := back(body, k)
+		e := back(body, y)
+		if y < 0 || e < 0 || body[y] != 'y' || body[e] != 'e' {
 			continue
 		}
-		start := k - 2
-		if start > 0 && (isB64(body[start-1]) || body[start-1] == '.') {
-			continue // inside another word
+		start := e
+		if p := back(body, start); p >= 0 && (isB64(body[p]) || body[p] == '.') && !(p >= 2 && body[p] == 'D' && body[p-1] == '3' && body[p-2] == '=') {
+			continue // inside another word (but "=3D" is a quoted-printable "=")
 		}
 		tok, end, complete := readToken(body, start, buf[:0])
 		i = max(i, end)
@@ -463,6 +429,40 @@ func scanTokens(body []byte) (toks []string, broken bool) {
 // whether it has three segments and a signature of the length its
 // algorithm gives.
 func readToken(body []byte, start int, buf []byte) (tok []byte, end int, complete bool) {
+	// Most links sit on one line: slice them out of the message.
+	i, dots, first := start, 0, 0
+	for i < len(body) {
+		c := body[i]
+		if b64chars[c] {
+			i++
+			continue
+		}
+		if c == '.' && dots < 2 {
+			dots++
+			if dots == 1 {
+				first = i
+			}
+			i++
+			continue
+		}
+		break
+	}
+	if dots == 2 {
+		if want := signatureLen(body[start:first]); want > 0 {
+			sig := i - 1 - bytes.LastIndexByte(body[start:i], '.') - start
+			if sig == want && (i == len(body) || lineBreak(body[i:]) == 0) {
+				return body[start:i], i, true
+			}
+			if sig > want {
+				return body[start : i-(sig-want)], i - (sig - want), true
+			}
+		}
+	}
+	return readWrapped(body, start, buf)
+}
+
+// readWrapped reads a token that line breaks cut, into buf.
+func readWrapped(body []byte, start int, buf []byte) (tok []byte, end int, complete bool) {
 	dots := 0
 	sigLen := 0
 	want := 0
@@ -497,6 +497,23 @@ func readToken(body []byte, start int, buf []byte) (tok []byte, end int, complet
 		break
 	}
 	return buf, i, dots == 2 && want > 0 && sigLen == want
+}
+
+// back returns the position of the character before pos, stepping back
+// over quoted-printable soft breaks; -1 at the start.
+func back(b []byte, pos int) int {
+	p := pos - 1
+	for p >= 0 && b[p] == '\n' {
+		switch {
+		case p >= 2 && b[p-1] == '\r' && b[p-2] == '=':
+			p -= 3
+		case p >= 1 && b[p-1] == '=':
+			p -= 2
+		default:
+			return p
+		}
+	}
+	return p
 }
 
 // lineBreak returns the length of a line break at the start of b: "=\r\n",

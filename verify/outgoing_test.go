@@ -293,3 +293,42 @@ func FuzzOutgoing(f *testing.F) {
 		}
 	})
 }
+
+// TestOutgoingSoftBreaks cuts a link with quoted-printable soft breaks at
+// awkward places, the "eyJ" prefix included: the guard still finds and
+// checks it.
+func TestOutgoingSoftBreaks(t *testing.T) {
+	_, links, g := guardFixture(t, nil)
+	url := strings.Replace(links[0].URL, "?t=", "?t=3D", 1)
+	at := strings.Index(url, "eyJ")
+	for _, cut := range []int{at, at + 1, at + 2, at + 3, at + 40, len(url) - 1} {
+		raw := []byte("Content-Transfer-Encoding: quoted-printable\r\n\r\nLog in: " + url[:cut] + "=\r\n" + url[cut:] + "\r\n")
+		toks, broken := findTokens(raw)
+		if broken || len(toks) != 1 || toks[0] != links[0].Token {
+			t.Fatalf("cut at %d: found %d tokens (broken %v)", cut-at, len(toks), broken)
+		}
+	}
+	raw := []byte("Log in: " + url[:at+1] + "=\r\n" + url[at+1:] + "\r\n")
+	if err := g.Check(ctx, Mail{To: "member1@example.org", Raw: raw}); err == nil {
+		t.Fatal("a foreign link cut by a soft break passed")
+	}
+}
+
+// FuzzReadToken checks the one-line fast path of readToken against
+// readWrapped, which reads every shape: they find the same token.
+func FuzzReadToken(f *testing.F) {
+	_, links, _ := guardFixture(f, nil)
+	tok := links[0].Token
+	f.Add([]byte(tok))
+	f.Add([]byte(tok + "\r\nnext line"))
+	f.Add([]byte(tok + "abc"))
+	f.Add([]byte(tok[:60] + "\r\n" + tok[60:]))
+	f.Add([]byte(tok[:len(tok)-5] + "=\r\n" + tok[len(tok)-5:]))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fast, fend, fok := readToken(body, 0, nil)
+		slow, send, sok := readWrapped(body, 0, nil)
+		if fok != sok || (fok && (string(fast) != string(slow) || fend != send)) {
+			t.Fatalf("fast %q %d %v, careful %q %d %v", fast, fend, fok, slow, send, sok)
+		}
+	})
+}
