@@ -125,7 +125,27 @@ func BenchmarkInsert100k(b *testing.B) {
 	pool := newPool(b, "oncelink-bench", 4)
 	s, schema := benchStore(b, pool)
 	raw := rawTable(b, pool, schema, "raw_insert", false)
+	// The same raw COPY into a table with the store's indexes: what the
+	// engine charges for the layout, apart from oncelink.
+	indexed := rawTable(b, pool, schema, "raw_indexed", false)
+	for _, ddl := range []string{"CREATE INDEX ON %s (member)", "CREATE INDEX ON %s (batch) WHERE batch <> ''",
+		"CREATE INDEX ON %s USING brin (expires_at)", "CREATE INDEX ON %s USING brin (issued_at)"} {
+		if _, err := pool.Exec(context.Background(), fmt.Sprintf(ddl, indexed.Sanitize())); err != nil {
+			b.Fatal(err)
+		}
+	}
 	b.Run("oncelink", func(b *testing.B) { storetest.BenchInsert(b, s, n) })
+	b.Run("raw-indexed", func(b *testing.B) {
+		b.StopTimer()
+		for i := 0; i < b.N; i++ {
+			recs, _ := storetest.Tokens(b, n, fmt.Sprintf("rawi-%d-%d", time.Now().UnixNano(), i))
+			b.StartTimer()
+			rawCopy(b, pool, indexed, recs)
+			b.StopTimer()
+		}
+		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+	})
+	b.Run("mintbatch", func(b *testing.B) { storetest.BenchMintBatch(b, s, n) })
 	b.Run("raw", func(b *testing.B) {
 		b.StopTimer()
 		for i := 0; i < b.N; i++ {
@@ -210,6 +230,12 @@ func BenchmarkWatermark(b *testing.B) {
 				}
 				analyze(sb, pool, pgx.Identifier{schema, "tokens"})
 			}
+			// What a token costs on disk: the table and its indexes.
+			var heap, index int64
+			tokens := pgx.Identifier{schema, "tokens"}.Sanitize()
+			if err := pool.QueryRow(ctx, "SELECT pg_table_size($1::regclass), pg_indexes_size($1::regclass)", tokens).Scan(&heap, &index); err != nil {
+				sb.Fatal(err)
+			}
 			settle(sb, pool)
 			sb.ResetTimer()
 			for i := 0; i < sb.N; i++ {
@@ -221,6 +247,8 @@ func BenchmarkWatermark(b *testing.B) {
 					sb.Fatal(err)
 				}
 			}
+			sb.ReportMetric(float64(heap)/float64(size.n), "table-B/token")
+			sb.ReportMetric(float64(index)/float64(size.n), "index-B/token")
 		})
 	}
 }

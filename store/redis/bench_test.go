@@ -63,6 +63,10 @@ func BenchmarkInsert100k(b *testing.B) {
 		s, _, _ := newStore(b)
 		storetest.BenchInsert(b, s, n)
 	})
+	b.Run("mintbatch", func(b *testing.B) {
+		s, _, _ := newStore(b)
+		storetest.BenchMintBatch(b, s, n)
+	})
 	// raw: one pipeline of HSETs of the same fields, nothing else: no index,
 	// no ledger, no expiry, no duplicate check.
 	b.Run("raw", func(b *testing.B) {

@@ -93,6 +93,14 @@ func BenchmarkInsert100k(b *testing.B) {
 		defer s.Close()
 		storetest.BenchInsert(b, s, n)
 	})
+	b.Run("mintbatch", func(b *testing.B) {
+		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		storetest.BenchMintBatch(b, s, n)
+	})
 	b.Run("raw", func(b *testing.B) {
 		db := rawDB(b, `CREATE TABLE t (id BLOB NOT NULL PRIMARY KEY, member TEXT NOT NULL, purpose TEXT NOT NULL,
 			batch TEXT NOT NULL, recipient TEXT NOT NULL, secret_hash BLOB NOT NULL, state_hash BLOB,
