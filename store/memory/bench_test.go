@@ -49,6 +49,7 @@ func BenchmarkConsume(b *testing.B) {
 			for i := range recs {
 				r.m[recs[i].ID] = &rawRec{secret: recs[i].SecretHash}
 			}
+			reqs = storetest.Shuffled(reqs)
 			storetest.Parallel(b, g, func(i int) error { return r.consume(reqs[i].ID, reqs[i].SecretHash) })
 		})
 	}

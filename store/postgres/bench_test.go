@@ -110,6 +110,7 @@ func BenchmarkConsume(b *testing.B) {
 			for i := 0; i < len(recs); i += 10000 {
 				rawCopy(b, pool, raw, recs[i:min(i+10000, len(recs))])
 			}
+			reqs = storetest.Shuffled(reqs)
 			storetest.Parallel(b, g, func(i int) error {
 				var id string
 				return pool.QueryRow(ctx, sql, reqs[i].ID, reqs[i].At).Scan(&id)

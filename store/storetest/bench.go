@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
+	mrand "math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,10 +57,21 @@ func BenchConsume(b *testing.B, s store.Store, goroutines int) {
 			b.Fatal(err)
 		}
 	}
+	reqs = Shuffled(reqs)
 	Parallel(b, goroutines, func(i int) error {
 		_, err := s.Consume(ctx, reqs[i])
 		return err
 	})
+}
+
+// Shuffled returns reqs in a random order: people click their links in no
+// particular order, not in the order the links were inserted, and
+// consume benchmarks, oncelink's and raw alike, should not measure the
+// contention of neighbouring rows updated at once.
+func Shuffled(reqs []store.ConsumeRequest) []store.ConsumeRequest {
+	out := slices.Clone(reqs)
+	mrand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
 }
 
 // Parallel runs op(i) for i in [0, b.N) on the given number of goroutines,
