@@ -75,6 +75,7 @@ type BlockedError struct {
 	Err error
 }
 
+// Error describes the refusal: reason, message, link and frozen batch.
 func (e *BlockedError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "oncelink: outgoing message blocked: %s (message %d to %s", e.Reason, e.Index, e.Recipient)

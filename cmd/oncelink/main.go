@@ -1,15 +1,3 @@
-// Command oncelink is the operators' tool: revoke, freeze, thaw, report and
-// purge oncelink links in a store, from a shell, on the worst day of the
-// year.
-//
-//	oncelink --store sqlite:site.db freeze --batch invite-7 --reason "wrong links"
-//	oncelink --store postgres://... revoke --batches invite-7 --dry-run
-//	oncelink --store redis://... report --batch invite-7 --csv > affected.csv
-//
-// The store URL comes from --store or ONCELINK_STORE: sqlite:PATH,
-// postgres://..., redis://... Exit codes: 0 done, 1 failed (the store did
-// not answer, or refused), 2 usage error (nothing was done), 3 not confirmed
-// (nothing was done).
 package main
 
 import (

@@ -1,10 +1,3 @@
-// Command membersite is a runnable member site on oncelink: seeded members,
-// an operator's page to invite them all, an outbox that captures every
-// message, the login flow, a members' page, and the operator's freeze,
-// revoke and report tools.
-//
-//	go run ./examples/membersite                  # SQLite, no server needed
-//	go run ./examples/membersite -store redis://127.0.0.1:6379/0
 package main
 
 import (

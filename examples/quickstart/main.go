@@ -1,27 +1,44 @@
-// Command quickstart mints a login link, shows it, consumes it once, and
-// shows that a replay and a stranger are refused.
 package main
 
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/token"
 	"github.com/oncelink/oncelink/verify"
 )
 
 func main() {
-	if err := run(); err != nil {
+	storeURL := flag.String("store", os.Getenv("ONCELINK_STORE"), "store URL (default: SQLite in a temporary directory)")
+	flag.Parse()
+	if *storeURL == "" {
+		dir, err := os.MkdirTemp("", "oncelink-quickstart")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "quickstart:", err)
+			os.Exit(1)
+		}
+		defer os.RemoveAll(dir)
+		*storeURL = "sqlite:" + filepath.Join(dir, "quickstart.db")
+	}
+	if err := run(*storeURL); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(storeURL string) error {
 	ctx := context.Background()
+	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.Options{Migrate: true})
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	fmt.Printf("store: %s\n", storeurl.Redact(storeURL))
 
 	// One key, one store, one issuer, one verifier.
 	key, err := token.GenerateHMACKey("2026-11")
@@ -32,7 +49,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	st := memory.New()
 	iss, err := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
 	if err != nil {
 		return err

@@ -1,8 +1,3 @@
-// Package floor holds the raw operations oncelink's benchmarks are measured
-// against, in the same run: golang-jwt's HS256 sign and parse of a payload
-// shaped like an oncelink token, with the random secret and its SHA-256
-// hash. oncelink cannot be faster than these by much, and should not be
-// slower by more than its targets.
 package floor
 
 import (

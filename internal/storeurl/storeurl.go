@@ -1,11 +1,3 @@
-// Package storeurl opens a store from a URL, for the CLI and the examples:
-//
-//	sqlite:PATH                         a SQLite file (created if missing)
-//	postgres://USER@HOST:PORT/DB?...    PostgreSQL; oncelink_schema=NAME picks the schema
-//	redis://HOST:PORT/DB?...            Redis; oncelink_prefix=P picks the key prefix
-//	memory:                             an in-process store
-//
-// Errors never repeat the URL, which may hold a password.
 package storeurl
 
 import (

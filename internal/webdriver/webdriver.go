@@ -1,7 +1,3 @@
-// Package webdriver drives a real browser through the W3C WebDriver
-// protocol (chromedriver and headless Chromium), with net/http alone: enough
-// for end-to-end tests that open a page, fill a form, click, read the page
-// and take a screenshot.
 package webdriver
 
 import (

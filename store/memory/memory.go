@@ -1,11 +1,3 @@
-// Package memory is an in-process [store.Store]: for tests, examples and a
-// single process whose links may die with it.
-//
-// Records live in a compact table (about 200 bytes an outstanding token,
-// member and recipient included); revocation by watermark and holds are
-// constant-time; revocation by filter, queries and purge scan the table under
-// the store's lock. The ledger keeps appended events in memory and derives
-// issued and consumed entries from the records.
 package memory
 
 import (

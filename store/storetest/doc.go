@@ -1,0 +1,20 @@
+// Package storetest is the conformance suite every [store.Store] runs.
+//
+// A backend's test calls [Run] with a function that returns a new, empty and
+// isolated store for each subtest (its own schema, key prefix or file) and
+// registers its cleanup with t.Cleanup:
+//
+//	func TestConformance(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T) store.Store { return newIsolatedStore(t) })
+//	}
+//
+// The suite uses real time for expiry (records expire an hour or more after
+// the test starts), so backends that expire records natively can run it.
+//
+// # Security considerations
+//
+// The suite is the proof behind the store contract: single use under
+// concurrency (64 goroutines, one winner), the order of the refusals, and
+// that no refusal changes a record. A backend that does not pass it must
+// not be used.
+package storetest
