@@ -213,3 +213,72 @@ func (r *ConsumeRequest) Validate() error {
 	}
 	return nil
 }
+
+// ParseID returns the 16 bytes of a canonical UUID id ([ValidID]), and
+// false for anything else.
+func ParseID(s string) ([16]byte, bool) {
+	var id [16]byte
+	if !ValidID(s) {
+		return id, false
+	}
+	j := 0
+	for i := 0; i < 36; i++ {
+		if s[i] == '-' {
+			continue
+		}
+		id[j/2] |= fromHex(s[i]) << (4 * (1 - j%2))
+		j++
+	}
+	return id, true
+}
+
+func fromHex(c byte) byte {
+	if c <= '9' {
+		return c - '0'
+	}
+	return c - 'a' + 10
+}
+
+// FormatID returns the canonical text form of a 16-byte id.
+func FormatID(id [16]byte) string {
+	const digits = "0123456789abcdef"
+	var b [36]byte
+	j := 0
+	for i := 0; i < 16; i++ {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[j] = '-'
+			j++
+		}
+		b[j], b[j+1] = digits[id[i]>>4], digits[id[i]&0xf]
+		j += 2
+	}
+	return string(b[:])
+}
+
+// ValidateInsert checks records before an Insert: each must be valid
+// ([Record.Validate]) and no id may appear twice. The error wraps
+// [ErrInvalid] or [ErrDuplicate]; stores call it before writing anything.
+func ValidateInsert(recs []Record) error {
+	seen := make(map[string]struct{}, len(recs))
+	for i := range recs {
+		if err := recs[i].Validate(); err != nil {
+			return err
+		}
+		if _, dup := seen[recs[i].ID]; dup {
+			return fmt.Errorf("%w: id repeated in one insert", ErrDuplicate)
+		}
+		seen[recs[i].ID] = struct{}{}
+	}
+	return nil
+}
+
+// ValidateEvents checks events before an Append ([Event.Validate]); the
+// error wraps [ErrInvalid].
+func ValidateEvents(events []Event) error {
+	for i := range events {
+		if err := events[i].Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

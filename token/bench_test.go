@@ -47,20 +47,5 @@ func BenchmarkParse(b *testing.B) {
 			}
 		}
 	})
-	b.Run("floor", func(b *testing.B) {
-		key := make([]byte, 32)
-		rand.Read(key)
-		tok, _, err := floor.Mint(key)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := floor.Parser()
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if _, err := floor.Parse(p, key, tok); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("floor", floor.BenchParse)
 }

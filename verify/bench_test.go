@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"crypto/rand"
 	"fmt"
 	"testing"
 
@@ -32,22 +31,7 @@ func BenchmarkConsume(b *testing.B) {
 			}
 		}
 	})
-	b.Run("floor", func(b *testing.B) {
-		key := make([]byte, 32)
-		rand.Read(key)
-		tok, _, err := floor.Mint(key)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := floor.Parser()
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if _, err := floor.Parse(p, key, tok); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	b.Run("floor", floor.BenchParse)
 }
 
 // html20k renders a 20 KB HTML invitation carrying url twice (the button and

@@ -157,6 +157,18 @@ func (c *cli) open(ctx context.Context, migrate bool) (*admin.Admin, func() erro
 	return a, closer, nil
 }
 
+// confirm asks the operator to type phrase; anything else, or no answer,
+// returns errNotConfirmed.
+func (c *cli) confirm(warning, phrase string) error {
+	fmt.Fprintf(c.stderr, "%s\nType %q to confirm: ", warning, phrase)
+	line, _ := bufio.NewReader(c.stdin).ReadString('\n')
+	if strings.TrimSpace(line) != phrase {
+		fmt.Fprintln(c.stderr)
+		return errNotConfirmed
+	}
+	return nil
+}
+
 func (c *cli) out(v any, human func(w io.Writer)) {
 	if c.json {
 		enc := json.NewEncoder(c.stdout)
@@ -255,11 +267,8 @@ func (c *cli) revoke(ctx context.Context, args []string) error {
 		return nil
 	}
 	if everything(f) && !yes {
-		fmt.Fprintf(c.stderr, "This revokes EVERY link issued so far (%d records, %d consumed).\nType %q to confirm: ", p.Matching, p.Consumed, confirmPhrase)
-		line, _ := bufio.NewReader(c.stdin).ReadString('\n')
-		if strings.TrimSpace(line) != confirmPhrase {
-			fmt.Fprintln(c.stderr)
-			return errNotConfirmed
+		if err := c.confirm(fmt.Sprintf("This revokes EVERY link issued so far (%d records, %d consumed).", p.Matching, p.Consumed), confirmPhrase); err != nil {
+			return err
 		}
 	}
 	res, err := a.Revoke(ctx, f, actor)
@@ -498,11 +507,8 @@ func (c *cli) purge(ctx context.Context, args []string) error {
 		return nil
 	}
 	if !yes {
-		fmt.Fprintf(c.stderr, "This deletes records and ledger entries older than %s: reports cannot cover them afterwards.\nType %q to confirm: ", before.Format(time.RFC3339), "purge")
-		line, _ := bufio.NewReader(c.stdin).ReadString('\n')
-		if strings.TrimSpace(line) != "purge" {
-			fmt.Fprintln(c.stderr)
-			return errNotConfirmed
+		if err := c.confirm(fmt.Sprintf("This deletes records and ledger entries older than %s: reports cannot cover them afterwards.", before.Format(time.RFC3339)), "purge"); err != nil {
+			return err
 		}
 	}
 	n, err := a.Purge(ctx, before, actorName())

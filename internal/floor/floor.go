@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -66,4 +67,25 @@ func Parse(p *jwt.Parser, key []byte, tok string) ([32]byte, error) {
 		return [32]byte{}, err
 	}
 	return sha256.Sum256(secret), nil
+}
+
+// BenchParse runs the parse floor b.N times on one token: what every
+// oncelink verification is measured against.
+func BenchParse(b *testing.B) {
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		b.Fatal(err)
+	}
+	tok, _, err := Mint(key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := Parser()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Parse(p, key, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

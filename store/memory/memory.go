@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -109,43 +108,9 @@ func ctxErr(ctx context.Context) error {
 	return nil
 }
 
-func parseID(s string) ([16]byte, bool) {
-	var id [16]byte
-	if !store.ValidID(s) {
-		return id, false
-	}
-	j := 0
-	for i := 0; i < 36; i += 2 {
-		if s[i] == '-' {
-			i--
-			continue
-		}
-		id[j] = unhex(s[i])<<4 | unhex(s[i+1])
-		j++
-	}
-	return id, true
-}
+func parseID(s string) ([16]byte, bool) { return store.ParseID(s) }
 
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
-	}
-	return c - 'a' + 10
-}
-
-func formatID(id [16]byte) string {
-	var b [36]byte
-	hex.Encode(b[0:8], id[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], id[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], id[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], id[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], id[10:])
-	return string(b[:])
-}
+func formatID(id [16]byte) string { return store.FormatID(id) }
 
 func micro(t time.Time) int64 {
 	if t.IsZero() {
@@ -193,18 +158,12 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if err := store.ValidateInsert(recs); err != nil {
+		return err
+	}
 	ids := make([][16]byte, len(recs))
-	seen := make(map[[16]byte]struct{}, len(recs))
 	for i := range recs {
-		if err := recs[i].Validate(); err != nil {
-			return err
-		}
-		id, _ := parseID(recs[i].ID)
-		if _, dup := seen[id]; dup {
-			return fmt.Errorf("%w: id repeated in one insert", store.ErrDuplicate)
-		}
-		seen[id] = struct{}{}
-		ids[i] = id
+		ids[i], _ = parseID(recs[i].ID)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -624,10 +583,8 @@ func (s *Store) Append(ctx context.Context, events ...store.Event) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	for i := range events {
-		if err := events[i].Validate(); err != nil {
-			return err
-		}
+	if err := store.ValidateEvents(events); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

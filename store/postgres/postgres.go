@@ -254,17 +254,12 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if err := store.ValidateInsert(recs); err != nil {
+		return err
+	}
 	ids := make([][16]byte, len(recs))
-	seen := make(map[[16]byte]struct{}, len(recs))
 	for i := range recs {
-		if err := recs[i].Validate(); err != nil {
-			return err
-		}
-		ids[i] = parseID(recs[i].ID)
-		if _, dup := seen[ids[i]]; dup {
-			return fmt.Errorf("%w: postgres: id repeated in one insert", store.ErrDuplicate)
-		}
-		seen[ids[i]] = struct{}{}
+		ids[i], _ = store.ParseID(recs[i].ID)
 	}
 	var err error
 	if len(recs) <= smallInsert {
@@ -318,27 +313,6 @@ func (rs *recordSource) Values() ([]any, error) {
 	rs.row = [9]any{rs.ids[rs.i], r.Member, r.Purpose, r.Batch, r.Recipient, r.SecretHash[:], state,
 		store.Micro(r.IssuedAt), store.Micro(r.ExpiresAt)}
 	return rs.row[:], nil
-}
-
-// parseID decodes a UUID that store.ValidID accepted.
-func parseID(s string) [16]byte {
-	var id [16]byte
-	j := 0
-	for i := 0; i < 36; i++ {
-		if s[i] == '-' {
-			continue
-		}
-		id[j/2] |= unhex(s[i]) << (4 * (1 - j%2))
-		j++
-	}
-	return id
-}
-
-func unhex(c byte) byte {
-	if c <= '9' {
-		return c - '0'
-	}
-	return c - 'a' + 10
 }
 
 // Get implements [store.Tokens].

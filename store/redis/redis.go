@@ -354,15 +354,8 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	seen := make(map[string]struct{}, len(recs))
-	for i := range recs {
-		if err := recs[i].Validate(); err != nil {
-			return err
-		}
-		if _, dup := seen[recs[i].ID]; dup {
-			return fmt.Errorf("%w: id repeated in one insert", store.ErrDuplicate)
-		}
-		seen[recs[i].ID] = struct{}{}
+	if err := store.ValidateInsert(recs); err != nil {
+		return err
 	}
 	var calls []call
 	for i := 0; i < len(recs); i += insertChunk {
@@ -995,10 +988,8 @@ func (s *Store) Append(ctx context.Context, events ...store.Event) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	for i := range events {
-		if err := events[i].Validate(); err != nil {
-			return err
-		}
+	if err := store.ValidateEvents(events); err != nil {
+		return err
 	}
 	if len(events) == 0 {
 		return nil

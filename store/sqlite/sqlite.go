@@ -305,33 +305,18 @@ func isDuplicate(err error) bool {
 }
 
 func parseID(s string) ([]byte, bool) {
-	if !store.ValidID(s) {
+	id, ok := store.ParseID(s)
+	if !ok {
 		return nil, false
 	}
-	b := make([]byte, 16)
-	hex.Decode(b[0:4], []byte(s[0:8]))
-	hex.Decode(b[4:6], []byte(s[9:13]))
-	hex.Decode(b[6:8], []byte(s[14:18]))
-	hex.Decode(b[8:10], []byte(s[19:23]))
-	hex.Decode(b[10:16], []byte(s[24:36]))
-	return b, true
+	return id[:], true
 }
 
 func formatID(id []byte) (string, error) {
 	if len(id) != 16 {
 		return "", fmt.Errorf("%w: sqlite: stored id of %d bytes", store.ErrUnavailable, len(id))
 	}
-	var b [36]byte
-	hex.Encode(b[0:8], id[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], id[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], id[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], id[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], id[10:])
-	return string(b[:]), nil
+	return store.FormatID([16]byte(id)), nil
 }
 
 // micro is a time as stored: unix microseconds, NULL for the zero time.
@@ -437,18 +422,13 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if err := store.ValidateInsert(recs); err != nil {
+		return err
+	}
 	args := make([]any, 0, 9*len(recs))
-	seen := make(map[[16]byte]struct{}, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		if err := r.Validate(); err != nil {
-			return err
-		}
 		id, _ := parseID(r.ID)
-		if _, dup := seen[[16]byte(id)]; dup {
-			return fmt.Errorf("%w: sqlite: id repeated in one insert", store.ErrDuplicate)
-		}
-		seen[[16]byte(id)] = struct{}{}
 		secret := r.SecretHash
 		var state any
 		if r.State != nil {
@@ -957,10 +937,8 @@ func (s *Store) Append(ctx context.Context, events ...store.Event) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	for i := range events {
-		if err := events[i].Validate(); err != nil {
-			return err
-		}
+	if err := store.ValidateEvents(events); err != nil {
+		return err
 	}
 	if len(events) == 0 {
 		return nil
