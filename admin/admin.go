@@ -191,7 +191,7 @@ func (a *Admin) Revoke(ctx context.Context, f store.Filter, actor string) (Revok
 	if watermarkShape(f) {
 		before := now.Add(time.Microsecond) // covers links issued up to this instant
 		if !f.IssuedBefore.IsZero() {
-			before = store.Micro(f.IssuedBefore)
+			before = store.MicroCeil(f.IssuedBefore) // as every filter bound is compared
 		}
 		members := f.Members
 		if len(members) == 0 {
