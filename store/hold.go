@@ -88,3 +88,22 @@ type Mark struct {
 	Member string
 	Before time.Time
 }
+
+// ValidateWatermark checks the arguments of [Tokens.Watermark]: a time, and
+// a member of at most [MaxMemberLen] bytes ("" for every member). The error
+// wraps [ErrInvalid].
+func ValidateWatermark(member string, before time.Time) error {
+	if len(member) > MaxMemberLen || before.IsZero() {
+		return fmt.Errorf("%w: watermark needs a time and a member of at most %d bytes", ErrInvalid, MaxMemberLen)
+	}
+	return nil
+}
+
+// ValidatePurge checks the cut-off of [Tokens.Purge]; the error wraps
+// [ErrInvalid].
+func ValidatePurge(before time.Time) error {
+	if before.IsZero() {
+		return fmt.Errorf("%w: purge needs a time", ErrInvalid)
+	}
+	return nil
+}

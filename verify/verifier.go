@@ -219,7 +219,8 @@ func confirm(vt *token.Verified, id Identity, p Policy) (confirmed, presented st
 		{ConfirmMember, token.KindMember, id.Member, canonicalMember},
 	}
 	var matched Confirm
-	for _, pi := range all {
+	var fulls [len(all)]string
+	for i, pi := range all {
 		if pi.value == "" {
 			continue
 		}
@@ -237,15 +238,15 @@ func confirm(vt *token.Verified, id Identity, p Policy) (confirmed, presented st
 			return "", full, fmt.Errorf("%w: %s", ErrMismatch, pi.name)
 		}
 		matched |= pi.kind
+		fulls[i] = full
 		if confirmed == "" {
 			confirmed = full
 		}
 	}
 	if accepted := p.accepts(vt.Batch != ""); matched&accepted != 0 {
-		for _, pi := range all {
+		for i, pi := range all {
 			if matched&accepted&pi.kind != 0 {
-				c, _ := pi.canon(pi.value)
-				return clip(pi.name+":"+c, store.MaxIdentityLen), clip(pi.name+":"+c, store.MaxIdentityLen), nil
+				return fulls[i], fulls[i], nil
 			}
 		}
 	}

@@ -400,8 +400,8 @@ func (s *Store) Watermark(ctx context.Context, member string, before time.Time) 
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if len(member) > store.MaxMemberLen || before.IsZero() {
-		return fmt.Errorf("%w: watermark needs a time and a member of at most %d bytes", store.ErrInvalid, store.MaxMemberLen)
+	if err := store.ValidateWatermark(member, before); err != nil {
+		return err
 	}
 	us := micro(store.MicroCeil(before))
 	s.mu.Lock()
@@ -491,8 +491,8 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := ctxErr(ctx); err != nil {
 		return 0, err
 	}
-	if before.IsZero() {
-		return 0, fmt.Errorf("%w: purge needs a time", store.ErrInvalid)
+	if err := store.ValidatePurge(before); err != nil {
+		return 0, err
 	}
 	cut := before.UnixMicro()
 	s.mu.Lock()

@@ -500,8 +500,8 @@ func (s *Store) Watermark(ctx context.Context, member string, before time.Time) 
 	if err := ctx.Err(); err != nil {
 		return s.unavailable("watermark", err)
 	}
-	if len(member) > store.MaxMemberLen || before.IsZero() {
-		return fmt.Errorf("%w: postgres: watermark needs a time and a member of at most %d bytes", store.ErrInvalid, store.MaxMemberLen)
+	if err := store.ValidateWatermark(member, before); err != nil {
+		return err
 	}
 	k := guardKey(store.ScopeGlobal, "")
 	if member != "" {
@@ -581,8 +581,8 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, s.unavailable("purge", err)
 	}
-	if before.IsZero() {
-		return 0, fmt.Errorf("%w: postgres: purge needs a time", store.ErrInvalid)
+	if err := store.ValidatePurge(before); err != nil {
+		return 0, err
 	}
 	var n int64
 	if err := s.pool.QueryRow(ctx, s.sql.purge, store.Micro(before)).Scan(&n); err != nil {

@@ -763,8 +763,8 @@ func (s *Store) Watermark(ctx context.Context, member string, before time.Time) 
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if len(member) > store.MaxMemberLen || before.IsZero() {
-		return fmt.Errorf("%w: sqlite: watermark needs a time and a member of at most %d bytes", store.ErrInvalid, store.MaxMemberLen)
+	if err := store.ValidateWatermark(member, before); err != nil {
+		return err
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO marks (member, before_at) VALUES (?, ?)
 		ON CONFLICT (member) DO UPDATE SET before_at = max(before_at, excluded.before_at)`, member, store.MicroCeil(before).UnixMicro())
@@ -844,8 +844,8 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := ctxErr(ctx); err != nil {
 		return 0, err
 	}
-	if before.IsZero() {
-		return 0, fmt.Errorf("%w: sqlite: purge needs a time", store.ErrInvalid)
+	if err := store.ValidatePurge(before); err != nil {
+		return 0, err
 	}
 	cut := before.UnixMicro()
 	tx, err := s.w.BeginTx(ctx, nil)
