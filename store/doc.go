@@ -5,10 +5,31 @@
 // token or its secret: only the SHA-256 hash of the secret, so that a dump of
 // the store opens no account. The verifier asks the store to [Tokens.Consume]
 // a record; the store checks, in one atomic operation, that the record exists,
-// that the secret hash matches, that it is not revoked (one by one or by a
-// watermark), not already consumed, not expired, not frozen and that the
-// member's state has not changed, and marks it consumed. Exactly one of any
-// number of concurrent consumers of one record succeeds.
+// that the secret hash matches and that the token's member, purpose and batch
+// are the record's (the record, not the token, is the truth), counts a failed
+// identity confirmation whatever the record's state, checks that it is not
+// revoked (one by one or by a watermark), not already consumed, not expired,
+// not frozen and that the member's state has not changed, and marks it
+// consumed. Exactly one of any number of concurrent consumers of one record
+// succeeds.
+//
+// The identity a person presents is compared by the verifier, which alone
+// can compute a link's keyed bindings; the request tells the store how it
+// compared ([Confirmation]) and the failure cap, and the store counts and
+// revokes in the same operation as its checks. A [Mismatched] presentation
+// gets the outcome of the record's state (used, revoked...) exactly as a
+// [Confirmed] one would, at the same cost, and [ErrMismatch] only when the
+// record was consumable: a settled link cannot be used to guess.
+//
+// Every backend also keeps windowed counters ([Counters]): the verifier caps
+// confirmation attempts per member with them, across instances, and a site
+// can limit its own requests (a "send me a login link" page, per address
+// and per client address) with the same capability.
+//
+// Every text a store keeps or looks up is bounded UTF-8 without NUL
+// ([ValidText]); stores refuse anything else with [ErrInvalid], the same way
+// on every engine, and writers clean untrusted text first ([CleanText]), so
+// that a byte a client sends can neither fail a write nor blind the ledger.
 //
 // Backends live in sub-packages: [github.com/oncelink/oncelink/store/memory]
 // for tests and single processes, and the durable sqlite, postgres and redis
@@ -19,9 +40,10 @@
 //
 // The checks run in a fixed order and the first that fails decides the
 // error: [ErrNotFound], [ErrSecret], [ErrRevoked], [ErrUsed], [ErrExpired],
-// [ErrFrozen], [ErrStale]. Any other failure (a lost connection, a deadline, a
-// driver error) wraps [ErrUnavailable]; callers treat it as a refusal, never
-// as an acceptance.
+// [ErrFrozen], [ErrStale], and [ErrMismatch] for a mismatched presentation
+// of a record that passed them all. Any other failure (a lost connection, a
+// deadline, a driver error) wraps [ErrUnavailable]; callers treat it as a
+// refusal, never as an acceptance.
 //
 // # Security considerations
 //

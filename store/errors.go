@@ -19,6 +19,9 @@ var (
 	ErrFrozen = errors.New("store: token frozen")
 	// ErrStale: the member's state changed since the record was issued.
 	ErrStale = errors.New("store: member state changed")
+	// ErrMismatch: the request was [Mismatched] and the record passed every
+	// other check: it would have been consumable. The failure was counted.
+	ErrMismatch = errors.New("store: identity does not match the record")
 )
 
 // Errors about the call itself.
@@ -37,8 +40,8 @@ var (
 )
 
 // IsOutcome reports whether err is one of the check outcomes (not found,
-// secret, revoked, used, expired, frozen, stale), as opposed to a failure of
-// the store or of the call.
+// secret, revoked, used, expired, frozen, stale, mismatch), as opposed to a
+// failure of the store or of the call.
 func IsOutcome(err error) bool {
 	for _, o := range outcomes {
 		if errors.Is(err, o) {
@@ -48,4 +51,4 @@ func IsOutcome(err error) bool {
 	return false
 }
 
-var outcomes = [...]error{ErrNotFound, ErrSecret, ErrRevoked, ErrUsed, ErrExpired, ErrFrozen, ErrStale}
+var outcomes = [...]error{ErrNotFound, ErrSecret, ErrRevoked, ErrUsed, ErrExpired, ErrFrozen, ErrStale, ErrMismatch}

@@ -71,7 +71,11 @@ type Event struct {
 	Detail string
 }
 
-// Validate checks an event before it is appended; the error wraps
+// MaxDetailLen bounds [Event.Detail].
+const MaxDetailLen = 4 * MaxReasonLen
+
+// Validate checks an event before it is appended: a known kind, a time,
+// and every text field bounded text ([ValidText]); the error wraps
 // [ErrInvalid]. Stores derive issued and consumed entries themselves, so
 // those kinds cannot be appended.
 func (e *Event) Validate() error {
@@ -84,11 +88,10 @@ func (e *Event) Validate() error {
 		return fmt.Errorf("%w: event time must be set", ErrInvalid)
 	case e.TokenID != "" && !ValidID(e.TokenID):
 		return fmt.Errorf("%w: event token id is not a canonical uuid", ErrInvalid)
-	case len(e.Member) > MaxMemberLen, len(e.Batch) > MaxBatchLen, len(e.Purpose) > MaxPurposeLen,
-		len(e.Reason) > MaxReasonLen, len(e.Actor) > MaxMemberLen, len(e.Detail) > 4*MaxReasonLen,
-		len(e.Presentation.Identity) > MaxIdentityLen, len(e.Presentation.IP) > MaxIPLen,
-		len(e.Presentation.UserAgent) > MaxUserAgentLen, len(e.Presentation.Session) > MaxSessionLen:
-		return fmt.Errorf("%w: event field out of bounds", ErrInvalid)
+	case !ValidText(e.Member, MaxMemberLen), !ValidText(e.Batch, MaxBatchLen), !ValidText(e.Purpose, MaxPurposeLen),
+		!ValidText(e.Reason, MaxReasonLen), !ValidText(e.Actor, MaxMemberLen), !ValidText(e.Detail, MaxDetailLen),
+		!e.Presentation.valid():
+		return fmt.Errorf("%w: event field out of bounds or not text", ErrInvalid)
 	}
 	return nil
 }
@@ -110,16 +113,16 @@ type EventQuery struct {
 
 // Validate checks the query; the error wraps [ErrInvalid].
 func (q EventQuery) Validate() error {
-	if len(q.Batch) > MaxBatchLen || len(q.Member) > MaxMemberLen {
-		return fmt.Errorf("%w: query batch or member too long", ErrInvalid)
+	if !ValidText(q.Batch, MaxBatchLen) || !ValidText(q.Member, MaxMemberLen) {
+		return fmt.Errorf("%w: query batch or member too long or not text", ErrInvalid)
 	}
 	for _, k := range q.Kinds {
 		if !k.Valid() {
 			return fmt.Errorf("%w: unknown event kind %q", ErrInvalid, k)
 		}
 	}
-	if len(q.After) > 256 {
-		return fmt.Errorf("%w: query cursor too long", ErrInvalid)
+	if !ValidText(q.After, 256) {
+		return fmt.Errorf("%w: query cursor too long or not text", ErrInvalid)
 	}
 	if q.Limit < 0 || q.Limit > MaxPage {
 		return fmt.Errorf("%w: query limit must be 0 to %d", ErrInvalid, MaxPage)

@@ -59,16 +59,16 @@ func (f Filter) Validate() error {
 		}
 	}
 	for _, m := range f.Members {
-		if m == "" || len(m) > MaxMemberLen {
+		if m == "" || !ValidText(m, MaxMemberLen) {
 			return fmt.Errorf("%w: filter member must be 1 to %d bytes", ErrInvalid, MaxMemberLen)
 		}
 	}
 	for _, b := range f.Batches {
-		if b == "" || len(b) > MaxBatchLen {
+		if b == "" || !ValidText(b, MaxBatchLen) {
 			return fmt.Errorf("%w: filter batch must be 1 to %d bytes", ErrInvalid, MaxBatchLen)
 		}
 	}
-	if len(f.Purpose) > MaxPurposeLen {
+	if !ValidText(f.Purpose, MaxPurposeLen) {
 		return fmt.Errorf("%w: filter purpose longer than %d bytes", ErrInvalid, MaxPurposeLen)
 	}
 	if !f.IssuedFrom.IsZero() && !f.IssuedBefore.IsZero() && !f.IssuedBefore.After(f.IssuedFrom) {

@@ -56,8 +56,14 @@ type Hold struct {
 	Reason string
 }
 
-// Validate checks the scope and key; the error wraps [ErrInvalid].
-func (h Hold) Validate() error { return validScopeKey(h.Scope, h.Key) }
+// Validate checks the scope and key, and that the reason is at most
+// [MaxReasonLen] bytes of text ([ValidText]); the error wraps [ErrInvalid].
+func (h Hold) Validate() error {
+	if !ValidText(h.Reason, MaxReasonLen) {
+		return fmt.Errorf("%w: a hold reason must be at most %d bytes of text", ErrInvalid, MaxReasonLen)
+	}
+	return validScopeKey(h.Scope, h.Key)
+}
 
 func validScopeKey(s Scope, key string) error {
 	switch s {
@@ -66,11 +72,11 @@ func validScopeKey(s Scope, key string) error {
 			return fmt.Errorf("%w: a global hold has no key", ErrInvalid)
 		}
 	case ScopeBatch:
-		if key == "" || len(key) > MaxBatchLen {
+		if key == "" || !ValidText(key, MaxBatchLen) {
 			return fmt.Errorf("%w: a batch hold needs a batch id of 1 to %d bytes", ErrInvalid, MaxBatchLen)
 		}
 	case ScopeMember:
-		if key == "" || len(key) > MaxMemberLen {
+		if key == "" || !ValidText(key, MaxMemberLen) {
 			return fmt.Errorf("%w: a member hold needs a member id of 1 to %d bytes", ErrInvalid, MaxMemberLen)
 		}
 	default:
@@ -93,7 +99,7 @@ type Mark struct {
 // a member of at most [MaxMemberLen] bytes ("" for every member). The error
 // wraps [ErrInvalid].
 func ValidateWatermark(member string, before time.Time) error {
-	if len(member) > MaxMemberLen || before.IsZero() {
+	if !ValidText(member, MaxMemberLen) || before.IsZero() {
 		return fmt.Errorf("%w: watermark needs a time and a member of at most %d bytes", ErrInvalid, MaxMemberLen)
 	}
 	return nil

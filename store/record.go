@@ -110,20 +110,20 @@ type Presentation struct {
 func (p Presentation) IsZero() bool { return p == Presentation{} }
 
 // Validate checks a record before it is inserted: a UUID id, the bounded
-// fields, a state of [StateLen] bytes or none, times set and in order. It
-// returns an error wrapping [ErrInvalid].
+// fields as text ([ValidText]), a state of [StateLen] bytes or none, times
+// set and in order. It returns an error wrapping [ErrInvalid].
 func (r *Record) Validate() error {
 	switch {
 	case !ValidID(r.ID):
 		return fmt.Errorf("%w: record id is not a canonical uuid", ErrInvalid)
-	case r.Member == "" || len(r.Member) > MaxMemberLen:
-		return fmt.Errorf("%w: record member must be 1 to %d bytes", ErrInvalid, MaxMemberLen)
-	case r.Purpose == "" || len(r.Purpose) > MaxPurposeLen:
-		return fmt.Errorf("%w: record purpose must be 1 to %d bytes", ErrInvalid, MaxPurposeLen)
-	case len(r.Batch) > MaxBatchLen:
-		return fmt.Errorf("%w: record batch longer than %d bytes", ErrInvalid, MaxBatchLen)
-	case len(r.Recipient) > MaxRecipientLen:
-		return fmt.Errorf("%w: record recipient longer than %d bytes", ErrInvalid, MaxRecipientLen)
+	case r.Member == "" || !ValidText(r.Member, MaxMemberLen):
+		return fmt.Errorf("%w: record member must be 1 to %d bytes of text", ErrInvalid, MaxMemberLen)
+	case r.Purpose == "" || !ValidText(r.Purpose, MaxPurposeLen):
+		return fmt.Errorf("%w: record purpose must be 1 to %d bytes of text", ErrInvalid, MaxPurposeLen)
+	case !ValidText(r.Batch, MaxBatchLen):
+		return fmt.Errorf("%w: record batch must be at most %d bytes of text", ErrInvalid, MaxBatchLen)
+	case !ValidText(r.Recipient, MaxRecipientLen):
+		return fmt.Errorf("%w: record recipient must be at most %d bytes of text", ErrInvalid, MaxRecipientLen)
 	case r.State != nil && len(r.State) != StateLen:
 		return fmt.Errorf("%w: record state must be %d bytes or none", ErrInvalid, StateLen)
 	case r.IssuedAt.IsZero() || r.ExpiresAt.IsZero():
@@ -188,19 +188,58 @@ type ConsumeRequest struct {
 	ID string
 	// SecretHash is the SHA-256 hash of the secret from the verified token.
 	SecretHash [32]byte
+	// Member, Purpose and Batch are the verified token's claims ("sub",
+	// "aud", "bat"; Batch "" for a single link). The store compares them
+	// with the record as part of the secret check: a token whose claims
+	// differ from its record was re-signed, and is refused with
+	// [ErrSecret]. The record, not the token, says whose link it is.
+	Member  string
+	Purpose string
+	Batch   string
 	// State is the current hash of the member's state, nil when the
 	// verifier binds no state.
 	State []byte
 	// At is the time of the check.
 	At time.Time
+	// Confirmation says how the identity the request presents compared
+	// with the link's bindings. A [Mismatched] request counts one failure
+	// whatever the record's state.
+	Confirmation Confirmation
+	// MaxFailures is the failure cap: a [Mismatched] request that brings
+	// the record's failures to it revokes the record, if it is still
+	// issued, in the same operation (RevokedAt = At). 0 means no cap.
+	MaxFailures int
 	// Presentation is recorded with a successful consumption.
 	Presentation Presentation
 }
 
-// Validate checks a consume request: the time is required, a state is
-// [StateLen] bytes or none, and the presentation is within bounds. A
-// malformed id is not invalid: it is a record that is not found. The error
-// wraps [ErrInvalid].
+// Confirmation says how the identity a request presents compared with the
+// bindings of the link it presents; the verifier compares them (the
+// bindings are keyed hashes only it can compute) and tells the store.
+type Confirmation uint8
+
+// Confirmations of a [ConsumeRequest].
+const (
+	// Unconfirmed: no identity was compared, as for the page that shows
+	// what a link needs, or a purpose whose policy needs none.
+	Unconfirmed Confirmation = iota
+	// Confirmed: every presented identity matched the link.
+	Confirmed
+	// Mismatched: a presented identity did not match the link. The store
+	// counts one failure whatever the record's state, and refuses with
+	// the state's outcome, or with [ErrMismatch] when the record was
+	// consumable.
+	Mismatched
+)
+
+// MaxFailuresCap bounds [ConsumeRequest.MaxFailures].
+const MaxFailuresCap = 1 << 20
+
+// Validate checks a consume request: the time is required, the claims and
+// the presentation are bounded text ([ValidText]), the member and purpose
+// are set, a state is [StateLen] bytes or none, the confirmation is known
+// and the failure cap within 0 to [MaxFailuresCap]. A malformed id is not
+// invalid: it is a record that is not found. The error wraps [ErrInvalid].
 func (r *ConsumeRequest) Validate() error {
 	p := &r.Presentation
 	switch {
@@ -208,10 +247,23 @@ func (r *ConsumeRequest) Validate() error {
 		return fmt.Errorf("%w: consume request has no time", ErrInvalid)
 	case r.State != nil && len(r.State) != StateLen:
 		return fmt.Errorf("%w: consume request state must be %d bytes or none", ErrInvalid, StateLen)
-	case len(p.Identity) > MaxIdentityLen, len(p.IP) > MaxIPLen, len(p.UserAgent) > MaxUserAgentLen, len(p.Session) > MaxSessionLen:
-		return fmt.Errorf("%w: consume request presentation out of bounds", ErrInvalid)
+	case r.Member == "" || r.Purpose == "" || !ValidText(r.Member, MaxMemberLen) || !ValidText(r.Purpose, MaxPurposeLen) ||
+		!ValidText(r.Batch, MaxBatchLen):
+		return fmt.Errorf("%w: consume request needs the token's member and purpose, and its batch, as bounded text", ErrInvalid)
+	case r.Confirmation > Mismatched:
+		return fmt.Errorf("%w: consume request confirmation %d unknown", ErrInvalid, r.Confirmation)
+	case r.MaxFailures < 0 || r.MaxFailures > MaxFailuresCap:
+		return fmt.Errorf("%w: consume request failure cap outside 0 to %d", ErrInvalid, MaxFailuresCap)
+	case !p.valid():
+		return fmt.Errorf("%w: consume request presentation is not bounded text", ErrInvalid)
 	}
 	return nil
+}
+
+// valid reports whether every field is bounded text.
+func (p *Presentation) valid() bool {
+	return ValidText(p.Identity, MaxIdentityLen) && ValidText(p.IP, MaxIPLen) &&
+		ValidText(p.UserAgent, MaxUserAgentLen) && ValidText(p.Session, MaxSessionLen)
 }
 
 // ParseID returns the 16 bytes of a canonical UUID id ([ValidID]), and

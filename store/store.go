@@ -9,7 +9,10 @@ import (
 // that freeze them, and the audit ledger. Every method is safe for
 // concurrent use, takes effect for every process sharing the store as soon
 // as it returns, and returns an error wrapping [ErrUnavailable] on any
-// failure that is not a documented outcome.
+// failure that is not a documented outcome. Every text a method is given
+// must be bounded UTF-8 without NUL ([ValidText]); a store refuses anything
+// else with [ErrInvalid], whatever its engine would have done. Every
+// backend also has [Counters].
 type Store interface {
 	Tokens
 	Holds
@@ -27,26 +30,49 @@ type Tokens interface {
 	// Get returns the record as stored, or [ErrNotFound]. It checks nothing.
 	Get(ctx context.Context, id string) (Record, error)
 
-	// Peek runs the checks of Consume, in the same order, and changes
+	// Peek runs the checks of Consume, in the same order, and consumes
 	// nothing. It returns the record whenever one exists, with the outcome.
-	// Like Consume, it refuses an invalid request ([ConsumeRequest.Validate])
-	// with [ErrInvalid].
+	// An [Unconfirmed] or [Confirmed] request that passes every check
+	// changes nothing; a [Mismatched] one counts its failure as Consume
+	// does (and is refused with [ErrMismatch] where Consume would have
+	// been), so that Peek is no oracle. Like Consume, it refuses an invalid
+	// request ([ConsumeRequest.Validate]) with [ErrInvalid].
 	Peek(ctx context.Context, req ConsumeRequest) (Record, error)
 
 	// Consume checks one record and marks it consumed, in one atomic
-	// operation: not found, secret, revoked (one by one or by a watermark),
-	// used, expired (ExpiresAt at or before req.At), frozen, stale, in this
-	// order; the first failing check decides the error and nothing changes.
-	// On success the record becomes [StatusConsumed] with ConsumedAt = req.At
-	// and Consumer = req.Presentation, and is returned. Of any number of
-	// concurrent calls for one record, at most one succeeds. On a refusal the
-	// record is returned too whenever one exists.
+	// operation, in this order:
+	//
+	//  1. not found ([ErrNotFound]);
+	//  2. secret: the secret hash, and the record's member, purpose and
+	//     batch equal to the request's (the token's claims), else
+	//     [ErrSecret]: a token re-signed with other claims is a forgery;
+	//  3. a [Mismatched] request counts one failure here, whatever the
+	//     record's state, and revokes an issued record whose failures reach
+	//     MaxFailures (MaxFailures > 0) with RevokedAt = req.At;
+	//  4. revoked (one by one or by a watermark), used, expired (ExpiresAt
+	//     at or before req.At), frozen, stale, each judged on the record as
+	//     it was before step 3;
+	//  5. a [Mismatched] request that passed them all: [ErrMismatch].
+	//
+	// The first failing check decides the error; nothing changes but the
+	// count of step 3. On success the record becomes [StatusConsumed] with
+	// ConsumedAt = req.At and Consumer = req.Presentation, and is returned.
+	// Of any number of concurrent calls for one record, at most one
+	// succeeds, and every failure is counted once. On a refusal the record
+	// is returned too whenever one exists, after the count.
+	//
+	// A [Confirmed] request that is refused, and a [Mismatched] one, cost
+	// the same work: the same statements or script, adding 0 or 1 to the
+	// failures (a write either way), so that their timing does not tell a
+	// right guess of a settled link's identity from a wrong one.
 	Consume(ctx context.Context, req ConsumeRequest) (Record, error)
 
 	// Fail counts one failed identity confirmation for the record. When the
 	// count reaches max (max > 0) and the record is still issued, it is
 	// revoked in the same operation, with RevokedAt = at. It returns the
-	// record after the change, or [ErrNotFound].
+	// record after the change, or [ErrNotFound]. The verifier counts
+	// failures with Consume and Peek ([Mismatched]) instead, in the same
+	// operation as the checks; Fail is for callers that count otherwise.
 	Fail(ctx context.Context, id string, at time.Time, max int) (Record, error)
 
 	// Revoke revokes, one by one, every record the filter selects that is

@@ -123,13 +123,13 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 	if req.Purpose == "" || !token.ValidPurpose(req.Purpose) {
 		return nil, fmt.Errorf("%w: the request names no valid purpose", ErrConfig)
 	}
-	if len(req.Session) > store.MaxSessionLen {
-		return nil, fmt.Errorf("%w: session reference longer than %d bytes", ErrConfig, store.MaxSessionLen)
+	if !store.ValidText(req.Session, store.MaxSessionLen) {
+		return nil, fmt.Errorf("%w: session reference must be at most %d bytes of UTF-8", ErrConfig, store.MaxSessionLen)
 	}
 	now := v.p.Now()
 	pres := store.Presentation{
-		IP:        clip(req.IP, store.MaxIPLen),
-		UserAgent: clip(req.UserAgent, store.MaxUserAgentLen),
+		IP:        store.CleanText(req.IP, store.MaxIPLen),
+		UserAgent: store.CleanText(req.UserAgent, store.MaxUserAgentLen),
 		Session:   req.Session,
 	}
 	vt, err := v.p.Parse(req.Link, req.Purpose)
@@ -155,7 +155,8 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 		res.Identity = confirmed
 		pres.Identity = confirmed
 	}
-	sreq := store.ConsumeRequest{ID: vt.ID, SecretHash: vt.SecretHash(), At: now, Presentation: pres}
+	sreq := store.ConsumeRequest{ID: vt.ID, SecretHash: vt.SecretHash(), Member: vt.Member, Purpose: vt.Purpose, Batch: vt.Batch,
+		At: now, Presentation: pres}
 	if v.cfg.state != nil {
 		if sreq.State, err = token.CallState(ctx, v.cfg.state, vt.Member); err != nil {
 			err = fmt.Errorf("%w: member state: %w", ErrUnavailable, err)
@@ -227,9 +228,9 @@ func confirm(vt *token.Verified, id Identity, p Policy) (confirmed, presented st
 		c, cerr := pi.canon(pi.value)
 		if cerr != nil {
 			// A value that cannot be an identity cannot match.
-			return "", pi.name + ":" + clip(strings.TrimSpace(pi.value), store.MaxIdentityLen-len(pi.name)-1), fmt.Errorf("%w: %s", ErrMismatch, pi.name)
+			return "", store.CleanText(pi.name+":"+strings.TrimSpace(pi.value), store.MaxIdentityLen), fmt.Errorf("%w: %s", ErrMismatch, pi.name)
 		}
-		full := clip(pi.name+":"+c, store.MaxIdentityLen)
+		full := store.CleanText(pi.name+":"+c, store.MaxIdentityLen)
 		bound, match := vt.Confirm(pi.name, c)
 		if !bound {
 			continue
@@ -276,7 +277,7 @@ func describe(id Identity) string {
 	if id.Member != "" {
 		parts = append(parts, token.KindMember+":"+id.Member)
 	}
-	return clip(strings.Join(parts, " "), store.MaxIdentityLen)
+	return store.CleanText(strings.Join(parts, " "), store.MaxIdentityLen)
 }
 
 func kindOf(identity string) string {

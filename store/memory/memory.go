@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,8 +13,11 @@ import (
 	"github.com/oncelink/oncelink/store"
 )
 
-var _ store.Store = (*Store)(nil)
-var _ store.Pinger = (*Store)(nil)
+var (
+	_ store.Store    = (*Store)(nil)
+	_ store.Pinger   = (*Store)(nil)
+	_ store.Counters = (*Store)(nil)
+)
 
 // Store is an in-memory store. The zero value is not usable; call [New].
 type Store struct {
@@ -30,6 +34,8 @@ type Store struct {
 
 	events []store.Event
 	seq    uint64
+
+	hits map[hitKey]int64 // counts per key, window and bucket
 }
 
 type holdKey struct {
@@ -61,6 +67,7 @@ func New() *Store {
 		index:   make(map[[16]byte]uint32),
 		members: make(map[string]int64),
 		holds:   make(map[holdKey]store.Hold),
+		hits:    make(map[hitKey]int64),
 	}
 	s.batches.add("") // batch 0 is "no batch"
 	return s
@@ -225,9 +232,24 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 
 // check runs the consume checks in contract order. The caller holds the lock.
 func (s *Store) check(r *rec, req *store.ConsumeRequest) error {
-	if r.secret != req.SecretHash {
+	if err := s.authentic(r, req); err != nil {
+		return err
+	}
+	return s.consumable(r, req)
+}
+
+// authentic is the secret check: the secret hash, and the token's claims
+// equal to the record's.
+func (s *Store) authentic(r *rec, req *store.ConsumeRequest) error {
+	if subtle.ConstantTimeCompare(r.secret[:], req.SecretHash[:]) != 1 || r.mr[:r.mlen] != req.Member ||
+		s.purposes.names[r.purpose] != req.Purpose || s.batches.names[r.batch] != req.Batch {
 		return store.ErrSecret
 	}
+	return nil
+}
+
+// consumable runs the checks after the secret, in contract order.
+func (s *Store) consumable(r *rec, req *store.ConsumeRequest) error {
 	if r.status == store.StatusRevoked || r.issued < s.global || r.issued < s.members[r.mr[:r.mlen]] {
 		return store.ErrRevoked
 	}
@@ -264,13 +286,16 @@ func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Recor
 	if err := req.Validate(); err != nil {
 		return store.Record{}, err
 	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	r, ok := s.find(req.ID)
-	if !ok {
-		return store.Record{}, store.ErrNotFound
+	if req.Confirmation != store.Mismatched {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		r, ok := s.find(req.ID)
+		if !ok {
+			return store.Record{}, store.ErrNotFound
+		}
+		return s.toRecord(r), s.check(r, &req)
 	}
-	return s.toRecord(r), s.check(r, &req)
+	return s.present(&req, false)
 }
 
 // Consume implements [store.Tokens].
@@ -281,13 +306,30 @@ func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Re
 	if err := req.Validate(); err != nil {
 		return store.Record{}, err
 	}
+	return s.present(&req, true)
+}
+
+// present runs the checks under the write lock, counts the failure of a
+// mismatched request whatever the record's state, and consumes.
+func (s *Store) present(req *store.ConsumeRequest, consume bool) (store.Record, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.find(req.ID)
 	if !ok {
 		return store.Record{}, store.ErrNotFound
 	}
-	if err := s.check(r, &req); err != nil {
+	if err := s.authentic(r, req); err != nil {
+		return s.toRecord(r), err
+	}
+	err := s.consumable(r, req)
+	if req.Confirmation == store.Mismatched {
+		s.fail(r, req.At, req.MaxFailures)
+		if err == nil {
+			err = store.ErrMismatch
+		}
+		return s.toRecord(r), err
+	}
+	if err != nil || !consume {
 		return s.toRecord(r), err
 	}
 	r.status = store.StatusConsumed
@@ -301,6 +343,15 @@ func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Re
 	return s.toRecord(r), nil
 }
 
+// fail counts one failure, revoking an issued record at max (max > 0).
+func (s *Store) fail(r *rec, at time.Time, max int) {
+	r.failures++
+	if max > 0 && int(r.failures) >= max && r.status == store.StatusIssued {
+		r.status = store.StatusRevoked
+		r.revoked = micro(store.Micro(at))
+	}
+}
+
 // Fail implements [store.Tokens].
 func (s *Store) Fail(ctx context.Context, id string, at time.Time, max int) (store.Record, error) {
 	if err := ctxErr(ctx); err != nil {
@@ -312,11 +363,7 @@ func (s *Store) Fail(ctx context.Context, id string, at time.Time, max int) (sto
 	if !ok {
 		return store.Record{}, store.ErrNotFound
 	}
-	r.failures++
-	if max > 0 && int(r.failures) >= max && r.status == store.StatusIssued {
-		r.status = store.StatusRevoked
-		r.revoked = micro(store.Micro(at))
-	}
+	s.fail(r, at, max)
 	return s.toRecord(r), nil
 }
 
@@ -521,6 +568,11 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	}
 	clear(s.events[len(kept):])
 	s.events = kept
+	for k := range s.hits {
+		if (k.bucket+1)*k.window.Microseconds() < cut {
+			delete(s.hits, k)
+		}
+	}
 	return n, nil
 }
 

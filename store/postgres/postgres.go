@@ -20,8 +20,9 @@ import (
 )
 
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Pinger = (*Store)(nil)
+	_ store.Store    = (*Store)(nil)
+	_ store.Pinger   = (*Store)(nil)
+	_ store.Counters = (*Store)(nil)
 )
 
 // DefaultSchema is the schema the store uses unless [WithSchema] names
@@ -113,17 +114,19 @@ const smallInsert = 32
 
 // statements holds the SQL of the store, qualified with its schema.
 type statements struct {
-	get, peek, consume, fail, insert, watermark, marks, purge string
-	freeze, thaw, holds, appendEvents, ping                   string
-	tokens, events                                            string // qualified table names
+	get, peek, consume, present, fail, insert, watermark, marks, purge string
+	freeze, thaw, holds, appendEvents, ping, hit, hitClean             string
+	tokens, events                                                     string // qualified table names
 }
 
 // outcomeExpr computes the outcome of every check on the record t, in
 // contract order; a record passes them all exactly when the consume
-// statement's WHERE clause holds (the two must agree). Watermarks and holds are read in the statement's snapshot,
-// with the record, so the outcome is the one of a single instant.
+// statement's WHERE clause holds (the two must agree). Watermarks and holds
+// are read in the statement's snapshot, with the record, so the outcome is
+// the one of a single instant. Its arguments: $2 secret hash, $3 time, $4
+// state, $5 member, $6 purpose, $7 batch.
 const outcomeExpr = `CASE
-		WHEN t.secret_hash <> $2 THEN 2
+		WHEN t.secret_hash <> $2 OR t.member <> $5 OR t.purpose <> $6 OR t.batch <> $7 THEN 2
 		WHEN t.status = 3 OR EXISTS (SELECT 1 FROM %[1]s.guards g
 			WHERE g.k = ANY (ARRAY['1', '3' || t.member]) AND g.cutoff > t.issued_at) THEN 3
 		WHEN t.status = 2 THEN 4
@@ -141,14 +144,27 @@ func prepare(q string) statements {
 		get:    f(`SELECT ` + recordCols + ` FROM %[1]s.tokens WHERE id = $1`),
 		peek:   f(`SELECT ` + outcomeExpr + `, ` + recordCols + ` FROM %[1]s.tokens t WHERE t.id = $1`),
 		// consume marks the record consumed if every check passes: see
-		// Store.Consume.
+		// Store.Consume. $8 is true for a mismatched request, which then
+		// matches nothing, at the same cost.
 		consume: f(`UPDATE %[1]s.tokens t
-SET status = 2, consumed_at = $3, c_identity = $5, c_ip = $6, c_user_agent = $7, c_session = $8
+SET status = 2, consumed_at = $3, c_identity = $9, c_ip = $10, c_user_agent = $11, c_session = $12
 WHERE t.id = $1 AND t.status = 1 AND t.secret_hash = $2 AND t.expires_at > $3
   AND (t.state IS NULL OR t.state = $4::bytea)
+  AND t.member = $5 AND t.purpose = $6 AND t.batch = $7 AND NOT $8::boolean
   AND NOT EXISTS (SELECT 1 FROM %[1]s.guards g
     WHERE g.k = ANY (ARRAY['1', '2' || t.batch, '3' || t.member]) AND (g.held OR g.cutoff > t.issued_at))
 RETURNING ` + recordCols),
+		// present checks a record for a confirmed or mismatched request and
+		// adds $8 (1 for a mismatch, 0 for a confirmation: the same write)
+		// to its failures, revoking an issued record that reaches $9 (> 0),
+		// in one statement; it returns the outcome the record had before,
+		// and no row when there is no record or the secret check fails.
+		present: f(`WITH o AS (SELECT t.id, ` + outcomeExpr + ` AS outcome FROM %[1]s.tokens t WHERE t.id = $1)
+UPDATE %[1]s.tokens t SET failures = t.failures + $8::int,
+	status = CASE WHEN $8::int > 0 AND $9::int > 0 AND t.failures + 1 >= $9::int AND t.status = 1 THEN 3::smallint ELSE t.status END,
+	revoked_at = CASE WHEN $8::int > 0 AND $9::int > 0 AND t.failures + 1 >= $9::int AND t.status = 1 THEN $3 ELSE t.revoked_at END
+FROM o WHERE t.id = o.id AND o.outcome <> 2
+RETURNING o.outcome, ` + qualified("t", recordCols)),
 		fail: f(`UPDATE %[1]s.tokens SET failures = failures + 1,
 	status = CASE WHEN $3::int > 0 AND failures + 1 >= $3::int AND status = 1 THEN 3::smallint ELSE status END,
 	revoked_at = CASE WHEN $3::int > 0 AND failures + 1 >= $3::int AND status = 1 THEN $2 ELSE revoked_at END
@@ -161,6 +177,7 @@ ON CONFLICT (k) DO UPDATE SET cutoff = GREATEST(%[1]s.guards.cutoff, EXCLUDED.cu
 		// Guards left with neither a hold nor a watermark go with the purge.
 		purge: f(`WITH d AS (DELETE FROM %[1]s.tokens WHERE expires_at < $1 RETURNING 1),
 e AS (DELETE FROM %[1]s.events WHERE occurred_at < $1),
+h AS (DELETE FROM %[1]s.hits WHERE (bucket + 1) * w < $2),
 g AS (DELETE FROM %[1]s.guards WHERE NOT held AND cutoff IS NULL)
 SELECT count(*) FROM d`),
 		freeze: f(`INSERT INTO %[1]s.guards (k, held, since, reason) VALUES ($1, true, $2, $3)
@@ -177,7 +194,20 @@ FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $
 	WITH ORDINALITY AS x(a, k, r, tid, m, b, p, i, ip, ua, s, c, ac, d, n)
 ORDER BY n`),
 		ping: f(`SELECT coalesce(max(version), 0) FROM %[1]s.schema_migrations`),
+		hit: f(`INSERT INTO %[1]s.hits AS h (k, w, bucket, n) VALUES ($1, $2, $3, 1)
+ON CONFLICT (k, w, bucket) DO UPDATE SET n = h.n + 1
+RETURNING h.n, (SELECT p.n FROM %[1]s.hits p WHERE p.k = $1 AND p.w = $2 AND p.bucket = $3 - 1)`),
+		hitClean: f(`DELETE FROM %[1]s.hits WHERE k = $1 AND w = $2 AND bucket < $3 - 1`),
 	}
+}
+
+// qualified prefixes each of a list of columns with a table alias.
+func qualified(alias, cols string) string {
+	parts := strings.Split(cols, ", ")
+	for i, c := range parts {
+		parts[i] = alias + "." + c
+	}
+	return strings.Join(parts, ", ")
 }
 
 // unavailable wraps a failure that is not a documented outcome. The error
@@ -333,9 +363,21 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 	return r, nil
 }
 
-// Peek implements [store.Tokens]: the checks of Consume, in one SELECT.
+// Peek implements [store.Tokens]: the checks of Consume, in one SELECT for
+// an unconfirmed request, and in the present statement (the one a refused
+// Consume runs) for a confirmed or mismatched one.
 func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
-	return s.check(ctx, "peek", &req)
+	if req.Confirmation == store.Unconfirmed {
+		return s.check(ctx, "peek", &req)
+	}
+	if err := s.validate(ctx, "peek", &req); err != nil {
+		return store.Record{}, err
+	}
+	r, err := s.present(ctx, "peek", &req)
+	if err == nil && req.Confirmation == store.Mismatched {
+		err = store.ErrMismatch
+	}
+	return r, err
 }
 
 // consumeAttempts bounds how often Consume runs again when a hold was lifted
@@ -345,39 +387,47 @@ const consumeAttempts = 3
 // Consume implements [store.Tokens].
 //
 // The success path is one statement and one round trip: an UPDATE whose
-// WHERE clause holds every check (status, secret hash, expiry, state, and no
-// guard on the record's global, batch or member key that is held or has a
-// watermark after its issue, found with one index scan). Its row lock
-// serialises concurrent consumers, and under Read Committed a consumer that
-// waited for the lock evaluates the whole clause again on the newest version
-// of the row, so exactly one consumer wins. When the UPDATE changes nothing,
-// a second statement, Peek's, tells why in contract order; it runs in a
-// newer snapshot, which sees the committed change that made the UPDATE fail.
-// Only if that snapshot finds the record consumable (a hold was lifted in
-// between) is the UPDATE tried again.
+// WHERE clause holds every check (status, secret hash, the token's claims,
+// expiry, state, and no guard on the record's global, batch or member key
+// that is held or has a watermark after its issue, found with one index
+// scan). Its row lock serialises concurrent consumers, and under Read
+// Committed a consumer that waited for the lock evaluates the whole clause
+// again on the newest version of the row, so exactly one consumer wins.
+// When the UPDATE changes nothing, a second statement tells why in contract
+// order; it runs in a newer snapshot, which sees the committed change that
+// made the UPDATE fail. For an unconfirmed request it is Peek's SELECT; for
+// a confirmed or mismatched one it is the present statement, which also
+// counts the failure of a mismatch and makes the same write for a
+// confirmation, so that a right and a wrong identity cost the same. Only if
+// that statement finds the record consumable (a hold was lifted in between)
+// is the UPDATE tried again.
 func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Record{}, s.unavailable("consume", err)
-	}
-	if err := req.Validate(); err != nil {
+	if err := s.validate(ctx, "consume", &req); err != nil {
 		return store.Record{}, err
 	}
-	if !store.ValidID(req.ID) {
-		return store.Record{}, store.ErrNotFound
-	}
 	p := &req.Presentation
+	mismatched := req.Confirmation == store.Mismatched
 	for range consumeAttempts {
 		var r store.Record
-		err := scanRecord(s.pool.QueryRow(ctx, s.sql.consume, req.ID, req.SecretHash[:], store.Micro(req.At),
-			stateArg(req.State), nullable(p.Identity), nullable(p.IP), nullable(p.UserAgent), nullable(p.Session)), &r)
+		err := scanRecord(s.pool.QueryRow(ctx, s.sql.consume, req.ID, req.SecretHash[:], store.Micro(req.At), stateArg(req.State),
+			req.Member, req.Purpose, req.Batch, mismatched,
+			nullable(p.Identity), nullable(p.IP), nullable(p.UserAgent), nullable(p.Session)), &r)
 		if err == nil {
 			return r, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return store.Record{}, s.unavailable("consume", err)
 		}
-		if r, err := s.check(ctx, "consume", &req); err != nil {
+		if req.Confirmation == store.Unconfirmed {
+			r, err = s.check(ctx, "consume", &req)
+		} else {
+			r, err = s.present(ctx, "consume", &req)
+		}
+		if err != nil {
 			return r, err
+		}
+		if mismatched {
+			return r, store.ErrMismatch
 		}
 	}
 	return store.Record{}, fmt.Errorf("%w: postgres: consume: the record changed during every attempt", store.ErrUnavailable)
@@ -390,36 +440,87 @@ func stateArg(st []byte) any {
 	return st
 }
 
+// validate checks the context and the request; a malformed id is a record
+// that is not found.
+func (s *Store) validate(ctx context.Context, op string, req *store.ConsumeRequest) error {
+	if err := ctx.Err(); err != nil {
+		return s.unavailable(op, err)
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	if !store.ValidID(req.ID) {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// outcomeOf maps an outcome code to the contract's error.
+func (s *Store) outcomeOf(op string, outcome int16) error {
+	if outcome == outcomeOK {
+		return nil
+	}
+	if err, ok := outcomeErr[outcome]; ok {
+		return err
+	}
+	return fmt.Errorf("%w: postgres: %s: unknown outcome %d", store.ErrUnavailable, op, outcome)
+}
+
 // check runs the checks of Consume in one SELECT and returns the record with
 // the first failing check's error, or nil if it passes them all.
 func (s *Store) check(ctx context.Context, op string, req *store.ConsumeRequest) (store.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Record{}, s.unavailable(op, err)
-	}
-	if err := req.Validate(); err != nil {
+	if err := s.validate(ctx, op, req); err != nil {
 		return store.Record{}, err
-	}
-	if !store.ValidID(req.ID) {
-		return store.Record{}, store.ErrNotFound
 	}
 	var (
 		r       store.Record
 		outcome int16
 	)
-	row := s.pool.QueryRow(ctx, s.sql.peek, req.ID, req.SecretHash[:], store.Micro(req.At), stateArg(req.State))
+	row := s.pool.QueryRow(ctx, s.sql.peek, req.ID, req.SecretHash[:], store.Micro(req.At), stateArg(req.State),
+		req.Member, req.Purpose, req.Batch)
 	if err := scanRecord(row, &r, &outcome); err != nil {
 		if errors.Is(err, pgx.ErrNoRows) {
 			return store.Record{}, store.ErrNotFound
 		}
 		return store.Record{}, s.unavailable(op, err)
 	}
-	if outcome == outcomeOK {
-		return r, nil
-	}
-	if err, ok := outcomeErr[outcome]; ok {
+	if err := s.outcomeOf(op, outcome); err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			return store.Record{}, err
+		}
 		return r, err
 	}
-	return store.Record{}, fmt.Errorf("%w: postgres: %s: unknown outcome %d", store.ErrUnavailable, op, outcome)
+	return r, nil
+}
+
+// present runs the present statement for a confirmed or mismatched request
+// and returns the record after it with the outcome the record had before.
+// A record that is not found, or fails the secret check, changes nothing,
+// and Peek's SELECT says which.
+func (s *Store) present(ctx context.Context, op string, req *store.ConsumeRequest) (store.Record, error) {
+	n := int32(0)
+	if req.Confirmation == store.Mismatched {
+		n = 1
+	}
+	var (
+		r       store.Record
+		outcome int16
+	)
+	err := scanRecord(s.pool.QueryRow(ctx, s.sql.present, req.ID, req.SecretHash[:], store.Micro(req.At), stateArg(req.State),
+		req.Member, req.Purpose, req.Batch, n, int32(req.MaxFailures)), &r, &outcome)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return s.check(ctx, op, req)
+	}
+	if err != nil {
+		return store.Record{}, s.unavailable(op, err)
+	}
+	if err := s.outcomeOf(op, outcome); err != nil {
+		if errors.Is(err, store.ErrUnavailable) {
+			return store.Record{}, err
+		}
+		return r, err
+	}
+	return r, nil
 }
 
 // Fail implements [store.Tokens] in one UPDATE.
@@ -585,7 +686,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 		return 0, err
 	}
 	var n int64
-	if err := s.pool.QueryRow(ctx, s.sql.purge, store.Micro(before)).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, s.sql.purge, store.Micro(before), before.UnixMicro()).Scan(&n); err != nil {
 		return 0, s.unavailable("purge", err)
 	}
 	return n, nil

@@ -114,7 +114,7 @@ func newLinks(t *testing.T, n int, member string) []link {
 		h := sha256.Sum256(secret)
 		out[i].rec = store.Record{ID: id.String(), Member: fmt.Sprintf("%s-%d", member, i), Purpose: "login",
 			Batch: "fault", SecretHash: h, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
-		out[i].req = store.ConsumeRequest{ID: out[i].rec.ID, SecretHash: h, At: now}
+		out[i].req = store.ConsumeRequest{ID: out[i].rec.ID, SecretHash: h, At: now, Member: out[i].rec.Member, Purpose: "login", Batch: "fault"}
 	}
 	return out
 }

@@ -20,10 +20,12 @@ const luaRecordFields = `'m','p','b','r','h','s','i','e','st','f','c','v','ci','
 
 // luaCheck runs the checks of the contract, in its order, on a record r (the
 // HMGET of recordFields) and the control fields c (global mark, member mark,
-// global hold, batch hold, member hold). It returns the outcome code.
+// global hold, batch hold, member hold). The secret check compares the
+// secret hash and the token's claims (member, purpose, batch) with the
+// record. It returns the outcome code.
 const luaCheck = `
-local function check(r, c, secret, state, at)
-  if r[5] ~= secret then return 2 end
+local function check(r, c, secret, state, at, member, purpose, batch)
+  if r[5] ~= secret or r[1] ~= member or r[2] ~= purpose or r[3] ~= batch then return 2 end
   local i = tonumber(r[7])
   if r[9] == '3' or (c[1] and i < tonumber(c[1])) or (c[2] and i < tonumber(c[2])) then return 3 end
   if r[9] == '2' then return 4 end
@@ -40,16 +42,34 @@ local function fetch(k, ctl)
 end
 `
 
-// consumeScript: KEYS record, control, ledger payloads, global ledger.
-// ARGV tag, secret hash, state, at (µs), ledger member of the consumption,
-// head and tail of its payload, then the field-value pairs to set on success.
-// It returns the outcome code followed by the record as it was before.
+// consumeScript presents a record: KEYS record, control, ledger payloads,
+// global ledger. ARGV tag, secret hash, state, at (µs), ledger member of
+// the consumption, head and tail of its payload, the token's member,
+// purpose and batch, the confirmation ('0' unconfirmed, '1' confirmed, '2'
+// mismatched), the failure cap, the mode ('c' consume, 'p' peek), then the
+// field-value pairs to set on success. A confirmed or mismatched
+// presentation that is refused, and every mismatched one, adds 1 (mismatch)
+// or 0 (confirmation: the same write) to the failures, revoking an issued
+// record at the cap. It returns the outcome code (8: mismatch on a
+// consumable record) followed by the record as it was before a
+// consumption, or after a count.
 var consumeScript = goredis.NewScript(luaCheck + `
 local r, c = fetch(KEYS[1], KEYS[2])
 if not r then return {1} end
-local code = check(r, c, ARGV[2], ARGV[3], tonumber(ARGV[4]))
-if code == 0 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+local code = check(r, c, ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[8], ARGV[9], ARGV[10])
+local conf = ARGV[11]
+if code ~= 2 and (conf == '2' or (conf == '1' and code ~= 0)) then
+  local n = 0
+  if conf == '2' then n = 1 end
+  local f = redis.call('HINCRBY', KEYS[1], 'f', n)
+  local max = tonumber(ARGV[12])
+  if n == 1 and max > 0 and f >= max and r[9] == '1' then
+    redis.call('HSET', KEYS[1], 'st', '3', 'v', ARGV[4])
+  end
+  r = redis.call('HMGET', KEYS[1], ` + luaRecordFields + `)
+  if code == 0 then code = 8 end
+elseif code == 0 and ARGV[13] == 'c' then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 14))
   local lm, m, b, p = ARGV[5], r[1], r[3], r[2]
   redis.call('HSET', KEYS[3], lm,
     ARGV[6] .. #m .. ':' .. m .. #b .. ':' .. b .. #p .. ':' .. p .. ARGV[7])
@@ -61,12 +81,13 @@ table.insert(r, 1, code)
 return r
 `)
 
-// peekScript: the checks of consumeScript, read-only. KEYS record, control;
-// ARGV secret hash, state, at.
+// peekScript: the checks of consumeScript, read-only, for an unconfirmed
+// request. KEYS record, control; ARGV secret hash, state, at, member,
+// purpose, batch.
 var peekScript = goredis.NewScript(luaCheck + `
 local r, c = fetch(KEYS[1], KEYS[2])
 if not r then return {1} end
-table.insert(r, 1, check(r, c, ARGV[1], ARGV[2], tonumber(ARGV[3])))
+table.insert(r, 1, check(r, c, ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5], ARGV[6]))
 return r
 `)
 
@@ -82,6 +103,19 @@ end
 local r = redis.call('HMGET', KEYS[1], ` + luaRecordFields + `)
 table.insert(r, 1, 0)
 return r
+`)
+
+// hitScript counts one hit: KEYS the bucket's key, the previous bucket's
+// key, the index of buckets; ARGV the lifetime of a new bucket's key (ms)
+// and the end of its bucket (µs), its score in the index, which Purge
+// reads. It returns the two counts.
+var hitScript = goredis.NewScript(`
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  redis.call('ZADD', KEYS[3], ARGV[2], KEYS[1])
+end
+return {n, tonumber(redis.call('GET', KEYS[2]) or '0')}
 `)
 
 // insertFields is the number of ARGV entries per record of insertScript.
@@ -227,4 +261,4 @@ end
 return n
 `)
 
-var scripts = []*goredis.Script{consumeScript, peekScript, failScript, insertScript, undoScript, selectScript, watermarkScript, appendScript}
+var scripts = []*goredis.Script{consumeScript, peekScript, failScript, insertScript, undoScript, selectScript, watermarkScript, appendScript, hitScript}

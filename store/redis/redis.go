@@ -15,8 +15,9 @@ import (
 )
 
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Pinger = (*Store)(nil)
+	_ store.Store    = (*Store)(nil)
+	_ store.Pinger   = (*Store)(nil)
+	_ store.Counters = (*Store)(nil)
 )
 
 // Defaults of the options.
@@ -92,6 +93,7 @@ type Store struct {
 	kEv       string // hash: ledger payloads by entry id
 	kLed      string // lex zset: the whole ledger
 	kSeq      string // counter of appended entries
+	kHits     string // zset: counter buckets by the end of their window
 }
 
 // New returns a store that keeps its keys in client, which the caller owns
@@ -139,6 +141,7 @@ func build(client goredis.UniversalClient, cfg *config) *Store {
 		kEv:       tag + ":ev",
 		kLed:      tag + ":l",
 		kSeq:      tag + ":seq",
+		kHits:     tag + ":hx",
 	}
 }
 
@@ -321,7 +324,7 @@ func record(id string, v []interface{}) (store.Record, error) {
 
 // outcomes maps the codes of the check scripts to the contract's outcomes.
 var outcomes = [...]error{0: nil, 1: store.ErrNotFound, 2: store.ErrSecret, 3: store.ErrRevoked,
-	4: store.ErrUsed, 5: store.ErrExpired, 6: store.ErrFrozen, 7: store.ErrStale}
+	4: store.ErrUsed, 5: store.ErrExpired, 6: store.ErrFrozen, 7: store.ErrStale, 8: store.ErrMismatch}
 
 // outcome decodes a reply {code, record fields...} of a check script.
 func outcome(op, id string, v interface{}) (store.Record, error) {
@@ -518,7 +521,9 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 	return r, nil
 }
 
-// Peek implements [store.Tokens]: one read-only script call.
+// Peek implements [store.Tokens]: one read-only script call for an
+// unconfirmed request; a confirmed or mismatched one runs the consume
+// script without consuming, as a refused Consume does.
 func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
 	if err := ctxErr(ctx); err != nil {
 		return store.Record{}, err
@@ -529,8 +534,11 @@ func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Recor
 	if !store.ValidID(req.ID) {
 		return store.Record{}, store.ErrNotFound
 	}
+	if req.Confirmation != store.Unconfirmed {
+		return s.present(ctx, &req, false)
+	}
 	v, err := peekScript.RunRO(ctx, s.c, []string{s.recKey(req.ID), s.kCtl},
-		req.SecretHash[:], req.State, fmtInt(micro(req.At))).Result()
+		req.SecretHash[:], req.State, fmtInt(micro(req.At)), req.Member, req.Purpose, req.Batch).Result()
 	if err != nil {
 		return store.Record{}, unavailable("peek", err)
 	}
@@ -538,7 +546,8 @@ func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Recor
 }
 
 // Consume implements [store.Tokens]: one script call checks the record,
-// marks it consumed and writes the consumed ledger entry, atomically.
+// counts a mismatch, marks it consumed and writes the consumed ledger
+// entry, atomically.
 func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
 	if err := ctxErr(ctx); err != nil {
 		return store.Record{}, err
@@ -549,15 +558,28 @@ func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Re
 	if !store.ValidID(req.ID) {
 		return store.Record{}, store.ErrNotFound
 	}
+	return s.present(ctx, &req, true)
+}
+
+// confirmation is the script's code of a confirmation.
+var confirmation = [...]string{store.Unconfirmed: "0", store.Confirmed: "1", store.Mismatched: "2"}
+
+// present runs the consume script, consuming or not.
+func (s *Store) present(ctx context.Context, req *store.ConsumeRequest, consume bool) (store.Record, error) {
 	at := store.Micro(req.At)
 	atS := fmtInt(at.UnixMicro())
 	p := req.Presentation
+	mode, op := "p", "peek"
+	if consume {
+		mode, op = "c", "consume"
+	}
 	head := enc(enc(enc(make([]byte, 0, 64), string(store.EventConsumed)), ""), req.ID)
 	tail := enc(enc(enc(enc(make([]byte, 0, 32+len(p.Identity)+len(p.IP)+len(p.UserAgent)+len(p.Session)),
 		p.Identity), p.IP), p.UserAgent), p.Session)
-	args := make([]interface{}, 0, 19)
+	args := make([]interface{}, 0, 25)
 	args = append(args, s.tag, req.SecretHash[:], req.State, atS, timeKey(at.UnixMicro())+"2"+req.ID,
-		head, tail, "st", "2", "c", atS)
+		head, tail, req.Member, req.Purpose, req.Batch, confirmation[req.Confirmation], req.MaxFailures, mode,
+		"st", "2", "c", atS)
 	for _, f := range [...]struct{ k, v string }{{"ci", p.Identity}, {"ca", p.IP}, {"cu", p.UserAgent}, {"cs", p.Session}} {
 		if f.v != "" {
 			args = append(args, f.k, f.v)
@@ -565,10 +587,10 @@ func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Re
 	}
 	v, err := consumeScript.Run(ctx, s.c, []string{s.recKey(req.ID), s.kCtl, s.kEv, s.kLed}, args...).Result()
 	if err != nil {
-		return store.Record{}, unavailable("consume", err)
+		return store.Record{}, unavailable(op, err)
 	}
-	r, err := outcome("consume", req.ID, v)
-	if err != nil {
+	r, err := outcome(op, req.ID, v)
+	if err != nil || !consume {
 		return r, err
 	}
 	r.Status, r.ConsumedAt, r.Consumer = store.StatusConsumed, at, p
@@ -1147,6 +1169,9 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 		return 0, err
 	}
 	cut := ceilMicro(before)
+	if err := s.purgeHits(ctx, before.UnixMicro()); err != nil {
+		return 0, err
+	}
 	var n int64
 	for {
 		ms, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.kExp, Start: "-inf", Stop: "(" + fmtInt(cut), ByScore: true, Count: 1000}).Result()

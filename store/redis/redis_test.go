@@ -145,7 +145,7 @@ func mkRecord(t testing.TB, member, batch string, issued, expires time.Time) (st
 	h := sha256.Sum256(secret)
 	r := store.Record{ID: id.String(), Member: member, Purpose: "login", Batch: batch, Recipient: member + "@example.org",
 		SecretHash: h, IssuedAt: issued, ExpiresAt: expires}
-	return r, store.ConsumeRequest{ID: r.ID, SecretHash: h, At: issued}
+	return r, store.ConsumeRequest{ID: r.ID, SecretHash: h, At: issued, Member: member, Purpose: "login", Batch: batch}
 }
 
 // TestKeyExpiry checks that a record's key expires with its token plus the

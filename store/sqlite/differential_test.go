@@ -57,10 +57,15 @@ func TestMatchesMemory(t *testing.T) {
 	each("Insert", func(s store.Store) error { return s.Insert(ctx, recs) })
 	req := func(i int) store.ConsumeRequest {
 		r := store.ConsumeRequest{ID: recs[i].ID, SecretHash: recs[i].SecretHash, State: states[rng.IntN(len(states))],
+			Member: recs[i].Member, Purpose: recs[i].Purpose, Batch: recs[i].Batch,
 			At:           n.Add(time.Duration(rng.IntN(90)) * time.Minute),
 			Presentation: store.Presentation{Session: fmt.Sprint("s", i)}}
+		r.Confirmation, r.MaxFailures = store.Confirmation(rng.IntN(3)), rng.IntN(4)
 		if rng.IntN(10) == 0 {
 			r.SecretHash[0] ^= 1
+		}
+		if rng.IntN(20) == 0 {
+			r.Member += "x"
 		}
 		if rng.IntN(20) == 0 {
 			id, _ := uuid.NewV7()

@@ -36,7 +36,7 @@ func ExampleOpen() {
 	if err := st.Insert(ctx, []store.Record{rec}); err != nil {
 		log.Fatal(err)
 	}
-	req := store.ConsumeRequest{ID: rec.ID, SecretHash: secret, At: now}
+	req := store.ConsumeRequest{ID: rec.ID, SecretHash: secret, At: now, Member: rec.Member, Purpose: rec.Purpose}
 	_, err = st.Consume(ctx, req)
 	fmt.Println("first:", err)
 	_, err = st.Consume(ctx, req)

@@ -24,8 +24,9 @@ import (
 )
 
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Pinger = (*Store)(nil)
+	_ store.Store    = (*Store)(nil)
+	_ store.Pinger   = (*Store)(nil)
+	_ store.Counters = (*Store)(nil)
 )
 
 //go:embed migrations/*.sql
@@ -52,6 +53,7 @@ type Store struct {
 	get     *sql.Stmt // on r
 	fail    *sql.Stmt // on w
 	insert  *sql.Stmt // on w, insertChunk rows
+	hit     *sql.Stmt // on w
 }
 
 // Open opens the store in the file at path, creating the file if needed,
@@ -173,6 +175,7 @@ func (s *Store) setup(ctx context.Context) error {
 	s.get = prep(s.r, "SELECT "+recordCols+" FROM tokens WHERE id = ?")
 	s.fail = prep(s.w, failSQL)
 	s.insert = prep(s.w, insertSQL(insertChunk))
+	s.hit = prep(s.w, hitSQL)
 	if err != nil {
 		return unavailable("prepare", err)
 	}
@@ -507,7 +510,8 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 // consumeSQL marks a record consumed only if every check passes. The
 // watermarks and holds are read in the same statement, under the write lock
 // SQLite takes before it reads the row, so no change can slip between the
-// checks and the write.
+// checks and the write. The last argument is 1 for a mismatched request,
+// which then matches nothing, at the same cost.
 const consumeSQL = `UPDATE tokens SET status = 2, consumed_at = ?,
 	consumer_identity = ?, consumer_ip = ?, consumer_agent = ?, consumer_session = ?
 WHERE id = ? AND secret_hash = ? AND status = 1 AND expires_at > ?
@@ -517,6 +521,7 @@ WHERE id = ? AND secret_hash = ? AND status = 1 AND expires_at > ?
 	AND (tokens.batch = '' OR NOT EXISTS (SELECT 1 FROM holds WHERE scope = 2 AND hold_key = tokens.batch))
 	AND NOT EXISTS (SELECT 1 FROM holds WHERE scope = 3 AND hold_key = tokens.member)
 	AND (state_hash IS NULL OR state_hash = ?)
+	AND member = ? AND purpose = ? AND batch = ? AND ? = 0
 RETURNING ` + recordCols
 
 // probeSQL reads a record with what its checks need: the global and member
@@ -539,7 +544,8 @@ type probe struct {
 // check runs the checks of Consume in contract order; it is the same
 // predicate as the WHERE clause of consumeSQL, in Go.
 func (p *probe) check(req *store.ConsumeRequest) error {
-	if subtle.ConstantTimeCompare(p.secret, req.SecretHash[:]) != 1 {
+	if subtle.ConstantTimeCompare(p.secret, req.SecretHash[:]) != 1 ||
+		p.row.member != req.Member || p.purpose != req.Purpose || p.batch != req.Batch {
 		return store.ErrSecret
 	}
 	if p.status == int64(store.StatusRevoked) ||
@@ -594,26 +600,43 @@ func checkRequest(ctx context.Context, req *store.ConsumeRequest) ([]byte, error
 	return id, nil
 }
 
-// Peek implements [store.Tokens]: one read on a read connection. Like
-// Consume, it refuses a request without a time with [store.ErrInvalid].
+// Peek implements [store.Tokens]. An unconfirmed request is one read on a
+// read connection; a confirmed or mismatched one goes through [Store.settle]
+// on the write connection, like a refused Consume.
 func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
 	id, err := checkRequest(ctx, &req)
 	if err != nil {
 		return store.Record{}, err
 	}
-	return runProbe(ctx, s.probeR, id, &req)
+	if req.Confirmation == store.Unconfirmed {
+		return runProbe(ctx, s.probeR, id, &req)
+	}
+	return s.settle(ctx, id, &req, false, nil)
+}
+
+// consumeArgs are the arguments of consumeSQL.
+func consumeArgs(id []byte, req *store.ConsumeRequest) []any {
+	at := req.At.UnixMicro()
+	secret := req.SecretHash
+	p := &req.Presentation
+	mismatched := 0
+	if req.Confirmation == store.Mismatched {
+		mismatched = 1
+	}
+	return []any{at, p.Identity, p.IP, p.UserAgent, p.Session, id, secret[:], at, blob(req.State),
+		req.Member, req.Purpose, req.Batch, mismatched}
 }
 
 // Consume implements [store.Tokens].
 //
 // The success path is one statement: an UPDATE whose WHERE clause holds
-// every check, with RETURNING. When it changes nothing, a read on a read
-// connection finds the reason in contract order. That read sees everything
-// committed up to the UPDATE or later, so its reason was true at the moment
-// of the read, and the refusal, which changed nothing, takes effect then. If
-// the read finds no reason (a hold was lifted, or the record inserted, in
-// between), Consume tries once more inside an IMMEDIATE transaction, where
-// the UPDATE and the read see the same state.
+// every check, with RETURNING. When it changes nothing, an unconfirmed
+// request is read again on a read connection, which finds the reason in
+// contract order. That read sees everything committed up to the UPDATE or
+// later, so its reason was true at the moment of the read, and the refusal,
+// which changed nothing, takes effect then. If the read finds no reason (a
+// hold was lifted, or the record inserted, in between), and for every
+// confirmed or mismatched request, Consume goes on in [Store.settle].
 //
 // A request without a time (req.At zero) is refused with [store.ErrInvalid]:
 // a consumption at the zero time could not be told from no consumption.
@@ -622,11 +645,7 @@ func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Re
 	if err != nil {
 		return store.Record{}, err
 	}
-	at := req.At.UnixMicro()
-	secret := req.SecretHash
-	p := &req.Presentation
-	args := []any{at, p.Identity, p.IP, p.UserAgent, p.Session, id, secret[:], at, blob(req.State)}
-
+	args := consumeArgs(id, &req)
 	recs, err := queryRecords(s.consume.QueryContext(ctx, args...))
 	if err != nil {
 		return store.Record{}, unavailable("consume", err)
@@ -634,41 +653,74 @@ func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Re
 	if len(recs) == 1 {
 		return recs[0], nil
 	}
-	if r, err := runProbe(ctx, s.probeR, id, &req); err != nil {
-		return r, err
+	if req.Confirmation == store.Unconfirmed {
+		if r, err := runProbe(ctx, s.probeR, id, &req); err != nil {
+			return r, err
+		}
 	}
-	return s.consumeTx(ctx, id, &req, args)
+	return s.settle(ctx, id, &req, true, args)
 }
 
-// consumeTx is Consume inside an IMMEDIATE transaction on the write
-// connection: nothing can change between its UPDATE and its read.
-func (s *Store) consumeTx(ctx context.Context, id []byte, req *store.ConsumeRequest, args []any) (store.Record, error) {
+// errDisagree: the checks in Go and the consume statement disagree.
+var errDisagree = fmt.Errorf("%w: sqlite: consume: the checks disagree with the update", store.ErrUnavailable)
+
+// settle runs a presentation inside an IMMEDIATE transaction on the write
+// connection, where nothing can change between its statements: for Consume,
+// the consume statement; then the checks; then, for a confirmed or
+// mismatched request that is refused, one update that adds 1 to the
+// record's failures for a mismatch and 0 for a confirmation, so that the
+// two cost the same write; a mismatch at the cap revokes an issued record.
+func (s *Store) settle(ctx context.Context, id []byte, req *store.ConsumeRequest, consume bool, args []any) (store.Record, error) {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return store.Record{}, unavailable("consume", err)
 	}
 	defer tx.Rollback()
-	recs, err := queryRecords(tx.StmtContext(ctx, s.consume).QueryContext(ctx, args...))
-	if err != nil {
-		return store.Record{}, unavailable("consume", err)
-	}
-	if len(recs) == 1 {
-		if err := tx.Commit(); err != nil {
+	if consume {
+		recs, err := queryRecords(tx.StmtContext(ctx, s.consume).QueryContext(ctx, args...))
+		if err != nil {
 			return store.Record{}, unavailable("consume", err)
 		}
-		return recs[0], nil
+		if len(recs) == 1 {
+			if err := tx.Commit(); err != nil {
+				return store.Record{}, unavailable("consume", err)
+			}
+			return recs[0], nil
+		}
 	}
 	r, err := runProbe(ctx, tx.StmtContext(ctx, s.probeW), id, req)
-	if err == nil {
-		return store.Record{}, fmt.Errorf("%w: sqlite: consume: the checks disagree with the update", store.ErrUnavailable)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrSecret), err != nil && !store.IsOutcome(err):
+		return r, err
+	case req.Confirmation == store.Unconfirmed || err == nil && req.Confirmation == store.Confirmed:
+		if err == nil && consume {
+			return store.Record{}, errDisagree
+		}
+		return r, err
 	}
-	return r, err
+	n := 0
+	if req.Confirmation == store.Mismatched {
+		n = 1
+	}
+	recs, uerr := queryRecords(tx.StmtContext(ctx, s.fail).QueryContext(ctx, n, req.MaxFailures, req.At.UnixMicro(), id))
+	if uerr != nil || len(recs) != 1 {
+		return store.Record{}, unavailable("consume", errors.Join(uerr, errors.New("the record vanished")))
+	}
+	if cerr := tx.Commit(); cerr != nil {
+		return store.Record{}, unavailable("consume", cerr)
+	}
+	if err == nil {
+		err = store.ErrMismatch
+	}
+	return recs[0], err
 }
 
-const failSQL = `UPDATE tokens SET failures = failures + 1,
-	status = CASE WHEN ? > 0 AND failures + 1 >= ? AND status = 1 THEN 3 ELSE status END,
-	revoked_at = CASE WHEN ? > 0 AND failures + 1 >= ? AND status = 1 THEN ? ELSE revoked_at END
-WHERE id = ? RETURNING ` + recordCols
+// failSQL adds ?1 failures (1, or 0 for the same write without a failure)
+// and revokes an issued record that reaches ?2 (> 0) failures at ?3.
+const failSQL = `UPDATE tokens SET failures = failures + ?1,
+	status = CASE WHEN ?1 > 0 AND ?2 > 0 AND failures + 1 >= ?2 AND status = 1 THEN 3 ELSE status END,
+	revoked_at = CASE WHEN ?1 > 0 AND ?2 > 0 AND failures + 1 >= ?2 AND status = 1 THEN ?3 ELSE revoked_at END
+WHERE id = ?4 RETURNING ` + recordCols
 
 // Fail implements [store.Tokens]: one UPDATE statement.
 func (s *Store) Fail(ctx context.Context, id string, at time.Time, max int) (store.Record, error) {
@@ -679,8 +731,7 @@ func (s *Store) Fail(ctx context.Context, id string, at time.Time, max int) (sto
 	if !ok {
 		return store.Record{}, store.ErrNotFound
 	}
-	m := int64(max)
-	recs, err := queryRecords(s.fail.QueryContext(ctx, m, m, m, m, micro(at), key))
+	recs, err := queryRecords(s.fail.QueryContext(ctx, 1, int64(max), micro(at), key))
 	if err != nil {
 		return store.Record{}, unavailable("fail", err)
 	}
@@ -862,6 +913,9 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 		return 0, unavailable("purge", err)
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM events WHERE at < ?", cut); err != nil {
+		return 0, unavailable("purge", err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM hits WHERE (bucket + 1) * w < ?", cut); err != nil {
 		return 0, unavailable("purge", err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -11,10 +11,10 @@ import (
 	"github.com/oncelink/oncelink/store"
 )
 
-// TestConsumeTx runs the transactional path of Consume, taken when the
+// TestSettle runs the transactional path of Consume, taken when the
 // refusal read finds no reason (a hold lifted between the UPDATE and the
 // read): it consumes what passes and refuses the rest in contract order.
-func TestConsumeTx(t *testing.T) {
+func TestSettle(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(t.TempDir(), "tx.db"))
 	if err != nil {
@@ -26,7 +26,8 @@ func TestConsumeTx(t *testing.T) {
 		h := sha256.Sum256([]byte(id))
 		r := store.Record{ID: id, Member: "m", Purpose: "login", Batch: batch, SecretHash: h,
 			IssuedAt: n.Add(-time.Minute), ExpiresAt: n.Add(time.Hour)}
-		return r, store.ConsumeRequest{ID: id, SecretHash: h, At: n, Presentation: store.Presentation{Session: "s"}}
+		return r, store.ConsumeRequest{ID: id, SecretHash: h, At: n, Member: "m", Purpose: "login", Batch: batch,
+			Presentation: store.Presentation{Session: "s"}}
 	}
 	ok, okReq := mk("0190a1b2-c3d4-7e5f-8a9b-000000000001", "")
 	frozen, frozenReq := mk("0190a1b2-c3d4-7e5f-8a9b-000000000002", "fb")
@@ -56,16 +57,12 @@ func TestConsumeTx(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := &tc.req.Presentation
-			secret := tc.req.SecretHash
-			at := tc.req.At.UnixMicro()
-			args := []any{at, p.Identity, p.IP, p.UserAgent, p.Session, id, secret[:], at, blob(tc.req.State)}
-			r, err := s.consumeTx(ctx, id, &tc.req, args)
+			r, err := s.settle(ctx, id, &tc.req, true, consumeArgs(id, &tc.req))
 			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
-				t.Fatalf("consumeTx: %v, want %v", err, tc.wantErr)
+				t.Fatalf("settle: %v, want %v", err, tc.wantErr)
 			}
 			if tc.wantErr == nil && (r.Status != store.StatusConsumed || r.Consumer.Session != "s") {
-				t.Fatalf("consumeTx returned %+v", r)
+				t.Fatalf("settle returned %+v", r)
 			}
 			if errors.Is(tc.wantErr, store.ErrFrozen) && r.ID != tc.req.ID {
 				t.Fatalf("a refusal must return the record, got %+v", r)
@@ -73,6 +70,6 @@ func TestConsumeTx(t *testing.T) {
 		})
 	}
 	if r, err := s.Get(ctx, frozen.ID); err != nil || r.Status != store.StatusIssued {
-		t.Fatalf("a refused consumeTx changed the record: %+v, %v", r, err)
+		t.Fatalf("a refused settle changed the record: %+v, %v", r, err)
 	}
 }

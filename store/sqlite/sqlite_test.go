@@ -63,14 +63,14 @@ func token(t testing.TB, member string) (store.Record, store.ConsumeRequest) {
 	h := sha256.Sum256(secret)
 	r := store.Record{ID: id.String(), Member: member, Purpose: "login", Batch: "b", Recipient: member + "@example.org",
 		SecretHash: h, IssuedAt: n.Add(-time.Minute), ExpiresAt: n.Add(2 * time.Hour)}
-	return r, store.ConsumeRequest{ID: r.ID, SecretHash: h, At: n}
+	return r, store.ConsumeRequest{ID: r.ID, SecretHash: h, At: n, Member: r.Member, Purpose: r.Purpose, Batch: r.Batch}
 }
 
 // Environment of the helper processes.
 const (
 	helperEnv = "ONCELINK_SQLITE_HELPER" // "consume" or "open"
 	pathEnv   = "ONCELINK_SQLITE_PATH"
-	tokensEnv = "ONCELINK_SQLITE_TOKENS" // file of "id secret-hash-hex" lines
+	tokensEnv = "ONCELINK_SQLITE_TOKENS" // file of "id secret-hash-hex member" lines
 	nameEnv   = "ONCELINK_SQLITE_NAME"
 )
 
@@ -106,12 +106,13 @@ func helper(mode string) error {
 	}
 	var reqs []store.ConsumeRequest
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
-		id, h, _ := strings.Cut(line, " ")
+		id, rest, _ := strings.Cut(line, " ")
+		h, member, _ := strings.Cut(rest, " ")
 		b, err := hex.DecodeString(h)
 		if err != nil || len(b) != 32 {
 			return fmt.Errorf("bad token line %q", line)
 		}
-		reqs = append(reqs, store.ConsumeRequest{ID: id, SecretHash: [32]byte(b)})
+		reqs = append(reqs, store.ConsumeRequest{ID: id, SecretHash: [32]byte(b), Member: member, Purpose: "login", Batch: "b"})
 	}
 	fmt.Println("ready")
 	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
@@ -187,7 +188,7 @@ func TestProcesses(t *testing.T) {
 	var lines strings.Builder
 	for i := range recs {
 		recs[i], reqs[i] = token(t, fmt.Sprint("p", i))
-		fmt.Fprintf(&lines, "%s %x\n", recs[i].ID, recs[i].SecretHash)
+		fmt.Fprintf(&lines, "%s %x %s\n", recs[i].ID, recs[i].SecretHash, recs[i].Member)
 	}
 	if err := s.Insert(ctx, recs); err != nil {
 		t.Fatal(err)

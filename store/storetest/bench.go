@@ -41,6 +41,7 @@ func Tokens(tb testing.TB, n int, batch string) ([]store.Record, []store.Consume
 			IssuedAt: at, ExpiresAt: at.Add(2 * time.Hour),
 		}
 		reqs[i] = store.ConsumeRequest{ID: recs[i].ID, SecretHash: h, At: at,
+			Member: recs[i].Member, Purpose: recs[i].Purpose, Batch: batch, Confirmation: store.Confirmed,
 			Presentation: store.Presentation{Identity: "member:x", IP: "192.0.2.1", UserAgent: "bench", Session: "s"}}
 	}
 	return recs, reqs

@@ -14,7 +14,12 @@
 // # Security considerations
 //
 // The suite is the proof behind the store contract: single use under
-// concurrency (64 goroutines, one winner), the order of the refusals, and
-// that no refusal changes a record. A backend that does not pass it must
-// not be used.
+// concurrency (64 goroutines, one winner), the order of the refusals, that
+// no refusal changes a record but the count of a mismatch, that a token's
+// claims must be its record's (a re-signed token is refused as a secret
+// mismatch), that mismatches count whatever the record's state and once
+// each under concurrency, that text which is not bounded UTF-8 without NUL
+// is refused with store.ErrInvalid by every method, and that the windowed
+// counters ([store.Counters], which every backend must have) count each
+// concurrent hit once. A backend that does not pass it must not be used.
 package storetest

@@ -60,6 +60,15 @@ func Run(t *testing.T, newStore NewStore) {
 		{"InvalidRequest", testInvalidRequest},
 		{"SubMicrosecondBounds", testSubMicrosecondBounds},
 		{"LedgerMixedPaging", testLedgerMixedPaging},
+		{"ConsumeClaims", testConsumeClaims},
+		{"Mismatch", testMismatch},
+		{"MismatchSettled", testMismatchSettled},
+		{"ConfirmedRefusal", testConfirmedRefusal},
+		{"ConcurrentMismatch", testConcurrentMismatch},
+		{"InvalidText", testInvalidText},
+		{"Counters", testCounters},
+		{"CountersWindow", testCountersWindow},
+		{"ConcurrentHits", testConcurrentHits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,7 +89,8 @@ type token struct {
 }
 
 func (tk token) req(at time.Time) store.ConsumeRequest {
-	return store.ConsumeRequest{ID: tk.ID, SecretHash: sha256.Sum256(tk.secret), At: at}
+	return store.ConsumeRequest{ID: tk.ID, SecretHash: sha256.Sum256(tk.secret), At: at,
+		Member: tk.Member, Purpose: tk.Purpose, Batch: tk.Batch}
 }
 
 type opt func(*store.Record)
@@ -1165,7 +1175,16 @@ func testInvalidRequest(t *testing.T, s store.Store) {
 	badState.State = []byte{1, 2, 3}
 	longUA := tk.req(now())
 	longUA.Presentation.UserAgent = string(make([]byte, store.MaxUserAgentLen+1))
-	for name, req := range map[string]store.ConsumeRequest{"no time": noTime, "short state": badState, "long user agent": longUA} {
+	noMember := tk.req(now())
+	noMember.Member = ""
+	noPurpose := tk.req(now())
+	noPurpose.Purpose = ""
+	badConfirmation := tk.req(now())
+	badConfirmation.Confirmation = 7
+	badCap := tk.req(now())
+	badCap.MaxFailures = -1
+	for name, req := range map[string]store.ConsumeRequest{"no time": noTime, "short state": badState, "long user agent": longUA,
+		"no member": noMember, "no purpose": noPurpose, "unknown confirmation": badConfirmation, "negative cap": badCap} {
 		_, err := s.Peek(ctx, req)
 		wantErr(t, "Peek "+name, err, store.ErrInvalid)
 		_, err = s.Consume(ctx, req)
