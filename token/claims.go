@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
 )
 
 // TokenType is the "typ" header of every oncelink token. A JWT of any other
@@ -118,27 +120,71 @@ const (
 // guess against a token offline.
 
 // CanonicalEmail returns the canonical form of an email address, the form
-// in which a recipient is bound to a token and a typed address is compared:
-// surrounding white space removed, then lower-cased (Unicode simple case
-// mapping of the whole address). Nothing else is rewritten: dots and "+tags"
-// stay. The address must be valid UTF-8 without control characters or inner
-// white space, have one '@' with text on both sides, and be at most 254
-// bytes.
+// in which a recipient is bound to a token and a typed address is compared.
+// The rule joins what is one mailbox and never what may be two:
+//
+//   - surrounding white space is removed, and the address is normalised to
+//     Unicode NFC, so that a letter typed composed (U+00E5) or decomposed
+//     ("a" and U+030A) is the same address;
+//   - the domain is case-folded with Unicode's rules (domains are
+//     case-insensitive, and IDNA maps case the same way): "Example.ORG",
+//     "\u212Aelvin.example" (Kelvin sign) and "kelvin.example" are one domain;
+//   - in the local part only the ASCII letters A to Z are lower-cased:
+//     every mail system treats those alike, while a Unicode local part may
+//     be case-sensitive, and Unicode case mapping joins distinct characters
+//     (the long s becomes "s", the dotless i "i"). "Åse@" and "åse@" stay
+//     two addresses;
+//   - a local part with a character that NFC always replaces by another
+//     (the Kelvin sign U+212A by "K", the Ohm and Angstrom signs, ...) is
+//     refused: mail systems disagree on whether it names the mailbox of the
+//     character NFC gives, so "\u212Aim@" is neither "kim@" nor anything;
+//   - nothing else is rewritten: dots and "+tags" stay.
+//
+// The address must be valid UTF-8 without control characters, invisible
+// format characters or inner white space, have one '@' with text on both
+// sides, and be at most 254 bytes.
 func CanonicalEmail(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > 254 || !utf8.ValidString(s) {
 		return "", fmt.Errorf("%w: email address empty, too long or not UTF-8", ErrRequest)
 	}
 	for _, r := range s {
-		if unicode.IsSpace(r) || unicode.IsControl(r) {
-			return "", fmt.Errorf("%w: email address contains white space or control characters", ErrRequest)
+		if unicode.IsSpace(r) || unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return "", fmt.Errorf("%w: email address contains white space, control or format characters", ErrRequest)
 		}
 	}
 	local, domain, ok := strings.Cut(s, "@")
 	if !ok || local == "" || domain == "" || strings.Contains(domain, "@") {
 		return "", fmt.Errorf("%w: email address needs exactly one '@' with text on both sides", ErrRequest)
 	}
-	return strings.ToLower(s), nil
+	for _, r := range local {
+		if r >= utf8.RuneSelf && !norm.NFC.IsNormalString(string(r)) {
+			return "", fmt.Errorf("%w: email address has a character that Unicode normalisation replaces (U+%04X)", ErrRequest, r)
+		}
+	}
+	local = norm.NFC.String(lowerASCII(norm.NFC.String(local)))
+	domain = norm.NFC.String(cases.Fold().String(domain))
+	out := local + "@" + domain
+	if len(out) > 254 {
+		return "", fmt.Errorf("%w: email address too long", ErrRequest)
+	}
+	return out, nil
+}
+
+// lowerASCII lower-cases the ASCII letters of s and nothing else.
+func lowerASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // CanonicalNumber returns the canonical form of a member number: surrounding
@@ -185,8 +231,11 @@ func validPurpose(p string) error {
 // ValidPurpose reports whether p is a well-formed purpose.
 func ValidPurpose(p string) bool { return validPurpose(p) == nil }
 
-// validText checks a member or batch id: valid UTF-8, no control
-// characters, 1 to max bytes.
+// validText checks a member or batch id: 1 to max bytes of visible text, so
+// that two ids an operator cannot tell apart are never two members. It must
+// be valid UTF-8 without control, format (U+200B, U+202E, U+FEFF...) or
+// other default-ignorable characters, start and end with a visible
+// character, and hold at least one letter, digit, punctuation or symbol.
 func validText(what, s string, max int) error {
 	if s == "" || len(s) > max {
 		return fmt.Errorf("%w: %s must be 1 to %d bytes", ErrRequest, what, max)
@@ -194,10 +243,19 @@ func validText(what, s string, max int) error {
 	if !utf8.ValidString(s) {
 		return fmt.Errorf("%w: %s is not UTF-8", ErrRequest, what)
 	}
+	visible := false
 	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%w: %s contains control characters", ErrRequest, what)
+		switch {
+		case !unicode.IsGraphic(r) || unicode.In(r, unicode.Cf, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector):
+			return fmt.Errorf("%w: %s contains control, format or invisible characters", ErrRequest, what)
+		case unicode.In(r, unicode.L, unicode.N, unicode.P, unicode.S):
+			visible = true
 		}
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	if !visible || unicode.IsSpace(first) || unicode.IsSpace(last) || unicode.Is(unicode.M, first) {
+		return fmt.Errorf("%w: %s must be visible text, without surrounding white space", ErrRequest, what)
 	}
 	return nil
 }

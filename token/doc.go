@@ -29,6 +29,35 @@
 // the token id: whoever reads a token learns nothing about the address, and
 // only a holder of the key can check a guess.
 //
+// A token is signed, not encrypted. Whoever sees a link (in a mailbox, a
+// forwarded message, a proxy log) can decode its claims from base64url and
+// read, in clear, the member id, the batch id, the purpose, the issuer, the
+// token id and its issue and expiry times. The secret proves nothing
+// without the record, and the recipient address and member number travel
+// only as bindings. Choose member and batch ids that reveal nothing a
+// stranger should not learn from a mis-sent link (an opaque id, not an
+// email address or a name).
+//
+// Header and claims are read by one strict decoder on golang-jwt's path
+// ([Parser.Parse]) and the send guard's ([Parser.Inspect]) alike: exactly
+// the names oncelink writes ("alg", "kid", "typ"; the claims above), in
+// exactly their case, each at most once, nothing else, so that two readers
+// never see two different tokens in one.
+//
+// # Identities
+//
+// [CanonicalEmail] joins what is one mailbox and never what may be two: it
+// normalises to Unicode NFC (an address typed with decomposed letters is the
+// address), case-folds the domain, lower-cases only the ASCII letters of the
+// local part (a Unicode local part may be case-sensitive, and Unicode case
+// mapping joins distinct characters), and refuses a local part with a
+// character NFC replaces by another, such as the Kelvin sign. Member and
+// batch ids are visible text: blank ids, surrounding white space and
+// invisible or format characters (U+200B, U+202E, U+FEFF...) are refused, so
+// that two ids an operator cannot tell apart never name two members.
+// [Parser.Fingerprint] turns text typed in place of an identity into a keyed
+// fingerprint, for the ledger.
+//
 // # Security considerations
 //
 // Parsing is strict and bounded: input is capped ([MaxInputLen],

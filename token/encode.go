@@ -16,9 +16,10 @@ import (
 // signer holds what a key needs to mint quickly: its JWT header, already
 // encoded, and a pool of binding HMACs keyed once.
 type signer struct {
-	header  string // base64url of {"alg":...,"kid":...,"typ":...}, as golang-jwt encodes it
-	method  jwt.SigningMethod
-	binding sync.Pool // hash.Hash keyed with the key's binding secret
+	header      string // base64url of {"alg":...,"kid":...,"typ":...}, as golang-jwt encodes it
+	method      jwt.SigningMethod
+	binding     sync.Pool // hash.Hash keyed with the key's binding secret
+	fingerprint []byte    // keys fingerprints of text that is not an identity
 }
 
 func newSigner(k *Key) *signer {
@@ -31,6 +32,7 @@ func newSigner(k *Key) *signer {
 	s.header = base64.RawURLEncoding.EncodeToString(hb)
 	secret := k.binding
 	s.binding.New = func() any { return hmac.New(sha256.New, secret) }
+	s.fingerprint = derive(secret, "oncelink fingerprint v1")
 	return s
 }
 

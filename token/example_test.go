@@ -60,3 +60,29 @@ func ExampleKeyring_Rotate() {
 	// old link before removal: <nil>
 	// old link after removal refused: true
 }
+
+// Canonical addresses join what is one mailbox and nothing else.
+func ExampleCanonicalEmail() {
+	for _, typed := range []string{" Ann@Example.ORG ", "a\u030ase@eksempel.dk", "\u00c5se@EKSEMPEL.dk", "\u212Aim@example.org"} {
+		c, err := token.CanonicalEmail(typed)
+		fmt.Printf("%q %v\n", c, err != nil)
+	}
+	// Output:
+	// "ann@example.org" false
+	// "åse@eksempel.dk" false
+	// "Åse@eksempel.dk" false
+	// "" true
+}
+
+// A pasted link or any other text that is not an identity is recorded as a
+// keyed fingerprint, never as it was typed.
+func ExampleParser_Fingerprint() {
+	key, _ := token.NewHMACKey("2026-11", []byte("an example secret of 32 bytes or more, from a vault"))
+	keys, _ := token.NewKeyring(key)
+	parser, _ := token.NewParser(keys, token.WithIssuer("https://members.example.org"))
+	a := parser.Fingerprint("https://members.example.org/login?t=eyJ...")
+	b := parser.Fingerprint("https://members.example.org/login?t=eyJ...")
+	fmt.Println(strings.HasPrefix(a, "~2026-11:"), len(a), a == b, strings.Contains(a, "eyJ"))
+	// Output:
+	// true 25 true false
+}

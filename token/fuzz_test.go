@@ -94,3 +94,36 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseInspect signs arbitrary header and claims with the ring's key
+// and hands the token to both readers: golang-jwt's path (Parse) and the
+// send guard's (Inspect) accept exactly the same tokens, and read the same
+// claims from them.
+func FuzzParseInspect(f *testing.F) {
+	key := hmacKey(f, "k1")
+	fx := setup(f, key)
+	l := fx.mint(f, login)
+	claims := payload(f, l.Token)
+	header := `{"alg":"HS256","kid":"k1","typ":"oncelink+jwt"}`
+	f.Add(header, claims)
+	f.Add(`{"typ":"oncelink+jwt","kid":"k1","alg":"HS256"}`, " "+claims+"\n")
+	f.Add(header, strings.Replace(claims, `"sub":`, `"Sub":`, 1))
+	f.Add(header, strings.Replace(claims, `{`, `{"sub":"x",`, 1))
+	f.Add(`{"alg":"HS256","kid":"k1","typ":"oncelink+jwt","typ":"oncelink+jwt"}`, claims)
+	f.Add(`{"ALG":"HS256","KID":"k1","TYP":"oncelink+jwt"}`, claims)
+	f.Add(header, strings.Replace(claims, `"bat"`, `"b\u0061t"`, 1))
+	f.Fuzz(func(t *testing.T, h, c string) {
+		if len(h)+len(c) > MaxTokenLen {
+			return
+		}
+		tok := signRaw(t, key.hmac, h, c)
+		pv, perr := fx.p.Parse(tok, "")
+		iv, ierr := fx.p.Inspect(tok)
+		if (perr == nil) != (ierr == nil) {
+			t.Fatalf("Parse: %v; Inspect: %v\nheader %q\nclaims %q", perr, ierr, h, c)
+		}
+		if perr == nil && (pv.Claims != iv.Claims || pv.secretHash != iv.secretHash || pv.email != iv.email || pv.number != iv.number) {
+			t.Fatalf("Parse read %+v, Inspect %+v", pv.Claims, iv.Claims)
+		}
+	})
+}

@@ -2,7 +2,6 @@ package token
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -34,9 +33,9 @@ func (p *Parser) Inspect(raw string) (*Verified, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: header encoding", ErrMalformed)
 		}
-		var h header
-		if err := json.Unmarshal(hb, &h); err != nil {
-			return nil, fmt.Errorf("%w: header", ErrMalformed)
+		h, err := decodeHeader(hb)
+		if err != nil {
+			return nil, err
 		}
 		if h.Typ != TokenType {
 			// Not an oncelink token: the caller decides whether that matters.
@@ -63,12 +62,10 @@ func (p *Parser) Inspect(raw string) (*Verified, error) {
 	}
 	var w wire
 	// The signature verified: these are claims a key of the ring signed,
-	// almost always in oncelink's own layout.
-	if !w.decodeOwn(cb) {
-		w = wire{}
-		if err := json.Unmarshal(cb, &w); err != nil {
-			return nil, fmt.Errorf("%w: claims", ErrMalformed)
-		}
+	// almost always in oncelink's own layout, read by the decoder
+	// golang-jwt calls for Parse.
+	if err := w.UnmarshalJSON(cb); err != nil {
+		return nil, fmt.Errorf("%w: claims", ErrMalformed)
 	}
 	if w.Iss != p.cfg.issuer {
 		return nil, fmt.Errorf("%w: wrong issuer", ErrClaims)

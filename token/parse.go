@@ -169,6 +169,17 @@ func (p *Parser) Parse(input, purpose string) (*Verified, error) {
 	}
 	jp := p.jwtParser(purpose)
 	ring := p.keys.snapshot()
+	if h64, _, _ := strings.Cut(raw, "."); ring.headers[h64] == nil {
+		// Not a header oncelink writes for a key of the ring: read it as
+		// Inspect does, so that both refuse the same names.
+		hb, err := b64.Strict().DecodeString(h64)
+		if err != nil {
+			return nil, fmt.Errorf("%w: header encoding", ErrMalformed)
+		}
+		if _, err := decodeHeader(hb); err != nil {
+			return nil, err
+		}
+	}
 	var w wire
 	var key *Key
 	tok, err := jp.ParseWithClaims(raw, &w, func(t *jwt.Token) (any, error) {

@@ -174,7 +174,8 @@ func TestCanonical(t *testing.T) {
 	}{
 		{" Ann@Example.ORG ", "ann@example.org", false},
 		{"ann.b+tag@example.org", "ann.b+tag@example.org", false},
-		{"ÅSE@eksempel.dk", "åse@eksempel.dk", false},
+		{"ÅSE@eksempel.dk", "Åse@eksempel.dk", false},
+		{"ÅSE@EKSEMPEL.DK", "Åse@eksempel.dk", false},
 		{"", "", true},
 		{"no-at-sign", "", true},
 		{"a@b@c", "", true},
