@@ -48,11 +48,11 @@ func newSite(t *testing.T, st store.Store) *site {
 		t.Fatal(err)
 	}
 	p, _ := s.iss.Parser()
-	s.v, err = verify.New(p, st, verify.WithBreaker(3, 15*time.Minute, func(_ context.Context, tr verify.Trip) {
+	s.v, err = verify.New(p, st, verify.WithBreaker(verify.Breaker{OnTrip: func(_ context.Context, tr verify.Trip) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.trips = append(s.trips, tr)
-	}))
+	}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +73,7 @@ func member(i int) string { return fmt.Sprintf("m-%04d", i) }
 
 func (s *site) consume(link *token.Link, mail, session string) error {
 	_, err := s.v.Consume(ctx, verify.Request{Link: link.URL, Purpose: token.PurposeLogin,
-		Identity: verify.Identity{Email: mail}, IP: "203.0.113.5", UserAgent: "Mail client", Session: session})
+		Identity: verify.Identity{Email: mail}, IP: "203.0.113.5", UserAgent: "Mail client of " + mail, Session: session})
 	return err
 }
 
@@ -99,7 +99,8 @@ func (s *site) mintBatches(t *testing.T, n, size int, prefix string) []*token.Li
 // batches of ten; from batch 20 on, a reused mail object sends every
 // recipient of a batch the message rendered for the batch's first member.
 // Thirty recipients type the address the message shows and get in; in batch
-// 50 three type their own and trip the breaker; one revoke call kills
+// 50 two type their own and trip the breaker, and a third finds the batch
+// frozen; one revoke call kills
 // everything; the report names exactly the affected members and sessions,
 // and the session revoker received exactly those sessions.
 func TestIncidentReplay(t *testing.T) {
@@ -121,12 +122,16 @@ func TestIncidentReplay(t *testing.T) {
 				wantSessions = append(wantSessions, session)
 			}
 			for i := 1; i <= 3; i++ {
-				if err := s.consume(links[500], email(500+i), fmt.Sprint("sess-honest-", i)); !errors.Is(err, verify.ErrMismatch) {
-					t.Fatalf("member %d with member 500's link: %v, want ErrMismatch", 500+i, err)
+				want := verify.ErrMismatch
+				if i == 3 {
+					want = verify.ErrFrozen
+				}
+				if err := s.consume(links[500], email(500+i), fmt.Sprint("sess-honest-", i)); !errors.Is(err, want) {
+					t.Fatalf("member %d with member 500's link: %v, want %v", 500+i, err, want)
 				}
 			}
 			wantAffected = append(wantAffected, member(500))
-			if len(s.trips) != 1 || s.trips[0].Batch != "invite-050" || s.trips[0].Mismatches != 3 {
+			if len(s.trips) != 1 || s.trips[0].Batch != "invite-050" || s.trips[0].Mismatches != 2 || s.trips[0].Shared != 1 {
 				t.Fatalf("breaker trips: %+v", s.trips)
 			}
 			if err := s.consume(links[505], email(505), "x"); !errors.Is(err, verify.ErrFrozen) {

@@ -40,6 +40,10 @@ var (
 	ErrFrozen = errors.New("oncelink: link frozen")
 	// ErrStale: the member's state changed since the link was minted.
 	ErrStale = errors.New("oncelink: member changed since the link was sent")
+	// ErrThrottled: the links of the member were presented with an
+	// identity to confirm more often than the member limit allows
+	// ([WithMemberLimit]); nothing was compared in the store or consumed.
+	ErrThrottled = errors.New("oncelink: too many confirmation attempts for this member")
 	// ErrNotFound: the store does not know the link (never recorded, or
 	// purged).
 	ErrNotFound = errors.New("oncelink: link not found")
@@ -65,9 +69,14 @@ func Message(err error) string {
 }
 
 // Reason returns the short code the ledger records for err: "malformed",
-// "signature", "secret", "claims", "expired", "purpose",
-// "identity-required", "mismatch", "used", "revoked", "frozen", "stale",
-// "not-found", "unavailable", "config"; "" for nil.
+// "signature", "forged", "secret", "claims", "expired", "purpose",
+// "identity-required", "mismatch", "throttled", "used", "revoked",
+// "frozen", "stale", "not-found", "unavailable", "config"; "" for nil.
+//
+// The ledger records a presentation whose identity did not match as
+// "mismatch" whatever the answer: when the link was no longer consumable,
+// the error is the one a matching identity gets (such as [ErrUsed]), and
+// the entry's Detail names it ("used").
 func Reason(err error) string {
 	if err == nil {
 		return ""
@@ -80,10 +89,19 @@ func Reason(err error) string {
 	return "unavailable"
 }
 
+// errForged: a token with a valid signature whose claims differ from its
+// record: re-signed with the site's key.
+var errForged = errors.New("the token's claims differ from its record")
+
+// reasonMismatch is the ledger's reason for a presentation whose identity
+// did not match, whatever the answer.
+const reasonMismatch = "mismatch"
+
 var reasons = []struct {
 	err  error
 	code string
 }{
+	{errForged, "forged"},
 	{store.ErrSecret, "secret"},
 	{ErrMalformed, "malformed"},
 	{ErrSignature, "signature"},
@@ -91,7 +109,8 @@ var reasons = []struct {
 	{ErrPurpose, "purpose"},
 	{ErrExpired, "expired"},
 	{ErrIdentityRequired, "identity-required"},
-	{ErrMismatch, "mismatch"},
+	{ErrMismatch, reasonMismatch},
+	{ErrThrottled, "throttled"},
 	{ErrUsed, "used"},
 	{ErrRevoked, "revoked"},
 	{ErrFrozen, "frozen"},

@@ -20,6 +20,11 @@ const (
 	// second a verifier records in the ledger; the rest are only counted in
 	// the log, so that garbage cannot flood the store.
 	DefaultLedgerRate = 20
+	// DefaultMemberLimit and DefaultMemberWindow: at most 20 confirmation
+	// attempts on one member's links within an hour, across every link and
+	// instance ([WithMemberLimit]).
+	DefaultMemberLimit  = 20
+	DefaultMemberWindow = time.Hour
 )
 
 // Option configures a [Verifier].
@@ -33,7 +38,9 @@ type config struct {
 	policies    map[string]Policy
 	fallback    Policy
 	ledgerRate  int
-	breaker     *breakerConfig
+	breaker     *Breaker
+	memberLimit int
+	memberWin   time.Duration
 }
 
 func newConfig(opts []Option) (*config, error) {
@@ -43,8 +50,11 @@ func newConfig(opts []Option) (*config, error) {
 		policies:    map[string]Policy{},
 		fallback:    DefaultPolicy,
 		ledgerRate:  DefaultLedgerRate,
-		breaker:     defaultBreaker(),
+		memberLimit: DefaultMemberLimit,
+		memberWin:   DefaultMemberWindow,
 	}
+	b := Breaker{}.withDefaults()
+	c.breaker = &b
 	for _, o := range opts {
 		if err := o(c); err != nil {
 			return nil, err
@@ -110,6 +120,26 @@ func WithPolicy(purpose string, p Policy) Option {
 			return err
 		}
 		c.policies[purpose] = p
+		return nil
+	}
+}
+
+// WithMemberLimit caps the confirmation attempts on the links of one member
+// within a window, across every link and every instance sharing the store
+// (NIST SP 800-63B 5.2.2: throttle per account): limit 1 to 10000, window 1
+// minute to 7 days. Every presentation that compares an identity with a
+// link counts, whether it matches or not, so that counting costs a right
+// and a wrong guess the same; past the limit, every presentation of the
+// member's links that compares an identity is refused with [ErrThrottled]
+// until the window moves on. The count lives in the store
+// ([store.Counters]), each instance counting on its own clock. The default
+// is [DefaultMemberLimit] within [DefaultMemberWindow].
+func WithMemberLimit(limit int, window time.Duration) Option {
+	return func(c *config) error {
+		if limit < 1 || limit > 10000 || window < time.Minute || window > 7*24*time.Hour {
+			return fmt.Errorf("%w: member limit 1 to 10000 within 1 minute to 7 days", ErrConfig)
+		}
+		c.memberLimit, c.memberWin = limit, window
 		return nil
 	}
 }

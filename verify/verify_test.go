@@ -406,39 +406,41 @@ func TestLedger(t *testing.T) {
 func TestBreaker(t *testing.T) {
 	var trips []Trip
 	var mu sync.Mutex
-	f := setup(t, nil, nil, WithBreaker(3, 10*time.Minute, func(_ context.Context, tr Trip) {
+	f := setup(t, nil, nil, WithBreaker(Breaker{Window: 10 * time.Minute, OnTrip: func(_ context.Context, tr Trip) {
 		mu.Lock()
 		trips = append(trips, tr)
 		mu.Unlock()
 		panic("site callback bug") // a panicking callback must not break verification
-	}))
-	var reqs []token.Request
-	for i := 0; i < 10; i++ {
-		reqs = append(reqs, token.Request{Member: fmt.Sprint("m", i), Purpose: token.PurposeLogin, Recipient: fmt.Sprintf("m%d@example.org", i)})
-	}
-	links, err := f.iss.MintBatch(ctx, "invite-7", reqs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	}}))
+	links := f.mintBatch(t, "invite-7", 30)
 	single := f.mint(t, ann)
-	// Members 1, 2 and 3 all received member 0's link.
-	for i := 1; i <= 3; i++ {
-		_, err := f.v.Consume(ctx, login(links[0].URL, Identity{Email: fmt.Sprintf("m%d@example.org", i)}))
-		if !errors.Is(err, ErrMismatch) {
-			t.Fatalf("mismatch %d: %v", i, err)
+	// In each of three groups of ten, members 1 and 2 received member 0's
+	// link and typed their own addresses.
+	for g := 0; g < 3; g++ {
+		for i := 10*g + 1; i <= 10*g+2; i++ {
+			if _, err := f.v.Consume(ctx, as(i, links[10*g].URL, fmt.Sprintf("m%d@example.org", i))); !errors.Is(err, ErrMismatch) {
+				t.Fatalf("group %d, member %d: %v", g, i, err)
+			}
 		}
 	}
-	if len(trips) != 1 || trips[0].Batch != "invite-7" || trips[0].Mismatches != 3 || len(trips[0].Evidence) != 3 {
+	if len(trips) != 1 {
 		t.Fatalf("trips = %+v", trips)
 	}
-	if _, err := f.v.Consume(ctx, login(links[5].URL, Identity{Email: "m5@example.org"})); !errors.Is(err, ErrFrozen) {
+	tr := trips[0]
+	if tr.Batch != "invite-7" || tr.Shared != 3 || tr.Links != 3 || tr.People != 6 || tr.Mismatches != 6 || tr.Sent != 30 ||
+		len(tr.Evidence) != 6 || tr.Window != 10*time.Minute || tr.Rule == "" {
+		t.Fatalf("trip = %+v", tr)
+	}
+	if _, err := f.v.Consume(ctx, as(5, links[5].URL, "m5@example.org")); !errors.Is(err, ErrFrozen) {
 		t.Fatalf("a link of the frozen batch: %v", err)
 	}
 	if _, err := f.v.Consume(ctx, login(single.URL, Identity{Email: "ann@example.org"})); err != nil {
 		t.Fatalf("a link outside the batch: %v", err)
 	}
-	// A fourth mismatch does not trip again.
-	f.v.Consume(ctx, login(links[1].URL, Identity{Email: "m9@example.org"}))
+	// Another mismatch, on a frozen link, does not trip again.
+	if _, err := f.v.Consume(ctx, as(9, links[1].URL, "m9@example.org")); !errors.Is(err, ErrFrozen) {
+		t.Fatalf("a wrong identity on a frozen link: %v", err)
+	}
 	if len(trips) != 1 {
 		t.Fatalf("the breaker tripped %d times", len(trips))
 	}
@@ -446,10 +448,14 @@ func TestBreaker(t *testing.T) {
 	if len(evs) != 1 || evs[0].Count != 3 {
 		t.Fatalf("breaker events %+v", evs)
 	}
+	hs, _ := f.st.Holds(ctx)
+	if len(hs) != 1 || !strings.HasPrefix(hs[0].Reason, "breaker: 3 links each presented") {
+		t.Fatalf("holds %+v", hs)
+	}
 }
 
 func TestConcurrentConsume(t *testing.T) {
-	f := setup(t, nil, nil)
+	f := setup(t, nil, nil, WithMemberLimit(100, time.Hour))
 	l := f.mint(t, ann)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -528,7 +534,8 @@ func TestConfig(t *testing.T) {
 	cases := []Option{
 		WithMaxFailures(0), WithTimeout(time.Hour), WithPolicy("Bad Purpose", DefaultPolicy),
 		WithPolicy("login", Policy{}), WithPolicy("login", Policy{Accept: 1 << 6}), WithLedgerRate(-1),
-		WithBreaker(0, time.Minute, nil),
+		WithBreaker(Breaker{Window: time.Millisecond}), WithBreaker(Breaker{Shared: -1}), WithBreaker(Breaker{LinkFraction: 2}),
+		WithMemberLimit(0, time.Hour), WithMemberLimit(5, time.Second),
 	}
 	for i, o := range cases {
 		if _, err := New(p, memory.New(), o); !errors.Is(err, ErrConfig) {

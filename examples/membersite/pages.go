@@ -88,7 +88,7 @@ every message in its <a href="/outbox">outbox</a> instead of sending it.</p>
 {{range .State.Holds}}<tr><td>freeze</td><td>{{.Scope}}</td><td>{{.Key}}</td><td>{{.Since.Format "2006-01-02 15:04:05"}}</td><td>{{.Reason}}</td></tr>{{end}}
 {{range .State.Marks}}<tr><td>watermark</td><td>{{if .Member}}member{{else}}global{{end}}</td><td>{{.Member}}</td><td>{{.Before.Format "2006-01-02 15:04:05"}}</td><td></td></tr>{{end}}
 </table>
-{{range .Trips}}<p class="alert">Breaker froze batch {{.Batch}}: {{.Mismatches}} identity mismatches within {{.Window}}.</p>{{end}}</div>
+{{range .Trips}}<p class="alert">Breaker froze batch {{.Batch}}: {{.Rule}} within {{.Window}}.</p>{{end}}</div>
 
 <div class="card"><h2>Who was affected</h2>
 {{range .Batches}}<p>{{.}}: <a href="/admin/report?batch={{.}}">report</a> · <a href="/admin/api/report?batch={{.}}&amp;format=csv">CSV</a> · <a href="/admin/api/report?batch={{.}}">JSON</a></p>{{else}}<p>No batch sent yet.</p>{{end}}</div>

@@ -92,11 +92,11 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 	if s.parser, err = s.iss.Parser(); err != nil {
 		return fail(err)
 	}
-	s.v, err = verify.New(s.parser, st, verify.WithLogger(cfg.Logger), verify.WithBreaker(3, 15*time.Minute, func(_ context.Context, tr verify.Trip) {
+	s.v, err = verify.New(s.parser, st, verify.WithLogger(cfg.Logger), verify.WithBreaker(verify.Breaker{OnTrip: func(_ context.Context, tr verify.Trip) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.trips = append(s.trips, tr)
-	}))
+	}}))
 	if err != nil {
 		return fail(err)
 	}
