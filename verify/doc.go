@@ -2,10 +2,18 @@
 // identity and consumes it exactly once.
 //
 // The recommended path: build a [Verifier] from the issuer's parser and the
-// same store, show a confirmation page on GET with [Verifier.Peek] (mail
-// scanners fetch links; Peek consumes nothing), and on POST call
-// [Verifier.Consume] with the identity the person confirmed and the
-// reference of the session the login will open.
+// same store, and mount the login flow at the path of the issuer's base URL:
+//
+//	p, _ := iss.Parser()
+//	v, _ := verify.New(p, st)
+//	flow, _ := verify.NewFlow(verify.FlowConfig{Verifier: v, Purpose: token.PurposeLogin,
+//		Sessions: mySessions, Path: "/login", Landing: "/members"})
+//	mux.Handle("/login", flow)
+//
+// A site with its own pages shows a confirmation page on GET with
+// [Verifier.Peek] (mail scanners fetch links; Peek consumes nothing), and on
+// POST calls [Verifier.Consume] with the identity the person confirmed and
+// the reference of the session the login will open.
 //
 //	p, _ := iss.Parser()
 //	v, _ := verify.New(p, st)
@@ -80,10 +88,20 @@
 //
 // # Login flow
 //
-// [NewFlow] serves the link's URL: a GET shows a confirmation page with
-// [Verifier.Peek] (mail scanners fetch links; Peek consumes nothing), and
-// the POST of its form consumes the link with the identity the person
-// typed.
+// [NewFlow] serves the link's URL. The GET with the token moves it out of
+// the URL, into a short-lived HttpOnly cookie scoped to the flow's path,
+// and redirects to the bare path, so that the link does not stay in browser
+// history, proxy or access logs; the bare path shows the confirmation page
+// with [Verifier.Peek]; the POST of its form consumes the link with the
+// identity the person typed. The cookie is SameSite=Lax: a link is clicked
+// in a mail client, often webmail on another site, and Chromium does not
+// send a Strict cookie set on a cross-site navigation with the redirect
+// that follows it (TestBrowserCrossSiteLink checks both in headless
+// Chromium). Two "t" parameters are refused, the form posts to the
+// configured path, never the request's, and the member the site asserts is
+// asked for only on a POST the browser says came from the site itself:
+// another site can make a logged-in member's browser open a link, but it
+// never speaks, and nothing is recorded, in the member's name.
 //
 // # Security considerations
 //

@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"net"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/oncelink/oncelink/token"
 )
@@ -24,13 +26,12 @@ type Sessions interface {
 	Start(w http.ResponseWriter, r *http.Request, ref string, res *Result) error
 }
 
-// PageData is what the flow's templates receive.
+// PageData is what the flow's templates receive. It holds no token: the
+// token travels in a cookie, never in the page.
 type PageData struct {
-	// Action is where the confirmation form posts: the flow's path, without
-	// the token.
+	// Action is where the confirmation form posts: the flow's configured
+	// path ([FlowConfig.Path]).
 	Action string
-	// Token goes into the confirmation form as the hidden field "t".
-	Token string
 	// AskEmail and AskNumber say which identity the link can be confirmed
 	// with; the form sends "email" or "number". Neither: a button only.
 	AskEmail  bool
@@ -47,6 +48,11 @@ type FlowConfig struct {
 	Purpose string
 	// Sessions opens sessions. Required.
 	Sessions Sessions
+	// Path is the path the flow is mounted at: the path of the issuer's
+	// base URL, such as "/login". Required. The flow redirects to it, the
+	// form posts to it and the token's cookie is scoped to it; nothing of
+	// a request's own path reaches a response.
+	Path string
 	// Landing is where a successful login is redirected: a path on the site.
 	// The default is "/".
 	Landing string
@@ -60,21 +66,42 @@ type FlowConfig struct {
 	// proxy sets and the site trusts.
 	ClientIP func(r *http.Request) string
 	// Asserted returns the member the site asserts for the request (such as
-	// the member who asked for the link in this browser), or "". Optional.
+	// the member who asked for the link in this browser, or who is logged
+	// in), or "". Optional. The flow asks for it only on the POST of its
+	// own form, and only when the browser says the request came from the
+	// site itself (Sec-Fetch-Site: same-origin, or without it an Origin
+	// naming the request's host): a request another site caused never
+	// speaks, and is never recorded, in the member's name. A panic in it is
+	// a refusal.
 	Asserted func(r *http.Request) string
 }
 
 // MaxFormBody bounds the confirmation form.
 const MaxFormBody = 8 << 10
 
+// FlowCookieTTL is how long the cookie that carries a token from the link
+// to the confirmation form lives.
+const FlowCookieTTL = 15 * time.Minute
+
 // NewFlow returns the login flow for links of one purpose, to be mounted at
-// the path of the issuer's base URL:
+// [FlowConfig.Path], the path of the issuer's base URL:
 //
-//   - GET with the token ("?t=..."): the confirmation page. Nothing is
-//     consumed, so mail scanners that fetch links do not burn them.
-//   - POST with the form (the token, and the email address or member number
-//     the page asks for): the link is consumed, the session opened, and the
-//     browser redirected to the landing page.
+//   - GET with the token ("?t=..."): the token moves out of the URL into a
+//     short-lived cookie (HttpOnly, Secure but on loopback hosts,
+//     SameSite=Lax, scoped to the path), and the browser is redirected to
+//     the bare path, so that the link stays out of history, proxy and
+//     access logs past this one request (as Drupal's one-time login does).
+//     A link with the token twice is refused, as the parser refuses it.
+//   - GET of the bare path with the cookie: the confirmation page. Nothing
+//     is consumed, so mail scanners that fetch links do not burn them.
+//   - POST of the form (the email address or member number the page asks
+//     for): the link is consumed, the session opened, the cookie cleared,
+//     and the browser redirected to the landing page.
+//
+// The cookie is SameSite=Lax, not Strict: a link is clicked in a mail
+// client, often webmail on another site, and browsers (Chromium, tested in
+// headless Chromium) do not send a Strict cookie set on a cross-site
+// navigation with the redirect that follows it.
 //
 // Every response carries Referrer-Policy: no-referrer, Cache-Control:
 // no-store and forbids framing. The POST is refused when it comes from
@@ -88,7 +115,9 @@ func NewFlow(c FlowConfig) (http.Handler, error) {
 		return nil, fmt.Errorf("%w: the flow needs a verifier and sessions", ErrConfig)
 	case !token.ValidPurpose(c.Purpose):
 		return nil, fmt.Errorf("%w: the flow needs a purpose", ErrConfig)
-	case c.Landing != "" && (c.Landing[0] != '/' || len(c.Landing) > 1 && (c.Landing[1] == '/' || c.Landing[1] == '\\')):
+	case !sitePath(c.Path):
+		return nil, fmt.Errorf("%w: the flow needs the path it is mounted at, a path on the site", ErrConfig)
+	case c.Landing != "" && !sitePath(c.Landing):
 		return nil, fmt.Errorf("%w: the landing page must be a path on the site", ErrConfig)
 	}
 	if c.Landing == "" {
@@ -105,6 +134,21 @@ func NewFlow(c FlowConfig) (http.Handler, error) {
 	}
 	f := &flow{c: c}
 	return http.NewCrossOriginProtection().Handler(f), nil
+}
+
+// sitePath reports whether p is an absolute path on the site: not a
+// scheme-relative or back-slashed one, nothing a browser reads as another
+// host, no query or fragment.
+func sitePath(p string) bool {
+	if p == "" || p[0] != '/' || len(p) > 1 && (p[1] == '/' || p[1] == '\\') || len(p) > 512 {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if c := p[i]; c <= ' ' || c >= 0x7f || c == '?' || c == '#' || c == '\\' || c == '"' || c == ';' {
+			return false
+		}
+	}
+	return true
 }
 
 type flow struct{ c FlowConfig }
@@ -136,58 +180,125 @@ func (f *flow) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (f *flow) request(r *http.Request, link string, id Identity) Request {
-	if f.c.Asserted != nil {
-		id.Member = f.c.Asserted(r)
-	}
 	return Request{Link: link, Purpose: f.c.Purpose, Identity: id, IP: f.c.ClientIP(r), UserAgent: r.UserAgent()}
 }
 
-// show answers the GET on a link: the confirmation page, nothing consumed.
+// show answers a GET: with the token in the URL, it moves the token into the
+// cookie and redirects to the bare path; without, it shows the confirmation
+// page for the token in the cookie. Nothing is asserted or consumed.
 func (f *flow) show(w http.ResponseWriter, r *http.Request) {
-	link := r.URL.Query().Get(f.c.Verifier.p.Param())
-	res, err := f.c.Verifier.Peek(r.Context(), f.request(r, link, Identity{}))
+	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		f.refuse(w, err)
+		f.refuse(w, r, fmt.Errorf("%w: unparsable query", ErrMalformed))
 		return
 	}
-	f.page(w, http.StatusOK, f.c.Confirm, PageData{Action: r.URL.Path, Token: link, AskEmail: res.Needs&ConfirmEmail != 0, AskNumber: res.Needs&ConfirmNumber != 0})
+	if ts, ok := q[f.c.Verifier.p.Param()]; ok {
+		if len(ts) != 1 {
+			f.refuse(w, r, fmt.Errorf("%w: a link needs exactly one %q parameter", ErrMalformed, f.c.Verifier.p.Param()))
+			return
+		}
+		tok, err := f.c.Verifier.p.Extract(ts[0])
+		if err != nil {
+			f.refuse(w, r, err)
+			return
+		}
+		f.setCookie(w, r, tok, int(FlowCookieTTL/time.Second))
+		http.Redirect(w, r, f.c.Path, http.StatusSeeOther)
+		return
+	}
+	tok := f.cookie(r)
+	if tok == "" {
+		f.refuse(w, r, fmt.Errorf("%w: no link", ErrMalformed))
+		return
+	}
+	res, err := f.c.Verifier.Peek(r.Context(), f.request(r, tok, Identity{}))
+	if err != nil {
+		f.refuse(w, r, err)
+		return
+	}
+	f.page(w, http.StatusOK, f.c.Confirm, f.form(res, ""))
+}
+
+func (f *flow) form(res *Result, msg string) PageData {
+	return PageData{Action: f.c.Path, AskEmail: res.Needs&ConfirmEmail != 0, AskNumber: res.Needs&ConfirmNumber != 0, Message: msg}
 }
 
 // login answers the POST of the confirmation form.
 func (f *flow) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBody)
 	if err := r.ParseForm(); err != nil {
-		f.refuse(w, fmt.Errorf("%w: unreadable form", ErrMalformed))
+		f.refuse(w, r, fmt.Errorf("%w: unreadable form", ErrMalformed))
 		return
 	}
-	link := r.PostForm.Get("t")
+	tok := f.cookie(r)
+	if tok == "" {
+		f.refuse(w, r, fmt.Errorf("%w: no link", ErrMalformed))
+		return
+	}
+	id := Identity{Email: r.PostForm.Get("email"), Number: r.PostForm.Get("number")}
+	if f.c.Asserted != nil && sameOrigin(r) {
+		m, err := asserted(f.c.Asserted, r)
+		if err != nil {
+			f.refuse(w, r, fmt.Errorf("%w: asserted member: %w", ErrUnavailable, err))
+			return
+		}
+		id.Member = m
+	}
 	ref, err := f.c.Sessions.NewReference(r)
 	if err != nil {
-		f.refuse(w, fmt.Errorf("%w: session reference: %w", ErrUnavailable, err))
+		f.refuse(w, r, fmt.Errorf("%w: session reference: %w", ErrUnavailable, err))
 		return
 	}
-	req := f.request(r, link, Identity{Email: r.PostForm.Get("email"), Number: r.PostForm.Get("number")})
+	req := f.request(r, tok, id)
 	req.Session = ref
 	res, err := f.c.Verifier.Consume(r.Context(), req)
 	if err != nil {
 		if errors.Is(err, ErrMismatch) || errors.Is(err, ErrIdentityRequired) {
-			// The link may still be its owner's to use: ask again.
-			peek, perr := f.c.Verifier.Peek(r.Context(), f.request(r, link, Identity{}))
-			if perr == nil {
-				f.page(w, http.StatusForbidden, f.c.Confirm, PageData{Action: r.URL.Path, Token: link, AskEmail: peek.Needs&ConfirmEmail != 0,
-					AskNumber: peek.Needs&ConfirmNumber != 0, Message: GenericMessage})
+			// The link may still be its owner's to use: ask again. Nothing
+			// is asserted or compared, so nothing is counted twice.
+			if peek, perr := f.c.Verifier.Peek(r.Context(), f.request(r, tok, Identity{})); perr == nil {
+				f.page(w, http.StatusForbidden, f.c.Confirm, f.form(peek, GenericMessage))
 				return
 			}
 		}
-		f.refuse(w, err)
+		f.refuse(w, r, err)
 		return
 	}
+	f.setCookie(w, r, "", -1)
 	if err := startSession(r.Context(), f.c.Sessions, w, r, ref, res); err != nil {
 		f.c.Verifier.cfg.logger.ErrorContext(r.Context(), "oncelink: link consumed but the session did not start", "token", res.Claims, "error", err)
-		f.refuse(w, fmt.Errorf("%w: session: %w", ErrUnavailable, err))
+		f.refuse(w, r, fmt.Errorf("%w: session: %w", ErrUnavailable, err))
 		return
 	}
 	http.Redirect(w, r, f.c.Landing, http.StatusSeeOther)
+}
+
+// sameOrigin reports whether the browser says the request came from the
+// site itself. Without Sec-Fetch-Site, only an Origin naming the request's
+// host counts; no header at all is not enough.
+func sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin":
+		return true
+	case "":
+		o := r.Header.Get("Origin")
+		if o == "" || o == "null" {
+			return false
+		}
+		u, err := url.Parse(o)
+		return err == nil && u.Host != "" && u.Host == r.Host
+	}
+	return false
+}
+
+// asserted calls the site's Asserted, turning a panic into an error.
+func asserted(f func(*http.Request) string, r *http.Request) (m string, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("asserted member panicked: %v", p)
+		}
+	}()
+	return f(r), nil
 }
 
 // startSession calls the site's Start, turning a panic into an error.
@@ -200,10 +311,13 @@ func startSession(_ context.Context, s Sessions, w http.ResponseWriter, r *http.
 	return s.Start(w, r, ref, res)
 }
 
-func (f *flow) refuse(w http.ResponseWriter, err error) {
+func (f *flow) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusForbidden
 	if errors.Is(err, ErrUnavailable) {
 		status = http.StatusServiceUnavailable
+	}
+	if f.cookie(r) != "" {
+		f.setCookie(w, r, "", -1)
 	}
 	f.page(w, status, f.c.Refused, PageData{Message: Message(err)})
 }
@@ -223,7 +337,6 @@ var defaultConfirm = template.Must(template.New("confirm").Parse(`<!doctype html
 <h1>Confirm your login</h1>
 {{if .Message}}<p role="alert" id="message">{{.Message}}</p>{{end}}
 <form method="post" action="{{.Action}}">
-<input type="hidden" name="t" value="{{.Token}}">
 {{if .AskEmail}}<p><label for="email">Your email address</label><br><input id="email" name="email" type="email" autocomplete="email" required></p>{{end}}
 {{if and .AskNumber (not .AskEmail)}}<p><label for="number">Your member number</label><br><input id="number" name="number" autocomplete="off" required></p>{{end}}
 <p><button type="submit" id="login">Log in</button></p>

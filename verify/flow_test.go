@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
@@ -45,7 +46,7 @@ func flowServer(t *testing.T) (*fixture, *httptest.Server, *testSessions) {
 	t.Helper()
 	f := setup(t, nil, nil)
 	sess := &testSessions{started: map[string]string{}}
-	h, err := NewFlow(FlowConfig{Verifier: f.v, Purpose: token.PurposeLogin, Sessions: sess, Landing: "/members"})
+	h, err := NewFlow(FlowConfig{Verifier: f.v, Purpose: token.PurposeLogin, Sessions: sess, Path: "/login", Landing: "/members"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,10 +57,51 @@ func flowServer(t *testing.T) (*fixture, *httptest.Server, *testSessions) {
 
 var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
-func post(t *testing.T, srv *httptest.Server, form url.Values, hdr map[string]string) (*http.Response, string) {
+// open follows a link as a browser does: the GET with the token sets the
+// token's cookie and redirects; it returns the cookie.
+func open(t *testing.T, srv *httptest.Server, tok string) *http.Cookie {
+	t.Helper()
+	resp, err := noRedirect.Get(srv.URL + "/login?t=" + tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+		t.Fatalf("GET with the token: %d %v", resp.StatusCode, resp.Header)
+	}
+	for _, c := range resp.Cookies() {
+		if c.Name == flowCookieName(false) {
+			return c
+		}
+	}
+	t.Fatalf("no token cookie: %v", resp.Cookies())
+	return nil
+}
+
+// get fetches the bare path with a cookie.
+func get(t *testing.T, srv *httptest.Server, c *http.Cookie) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", srv.URL+"/login", nil)
+	if c != nil {
+		req.AddCookie(c)
+	}
+	resp, err := noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp, string(b)
+}
+
+// post posts the form with the link's cookie (none when tok is "").
+func post(t *testing.T, srv *httptest.Server, tok string, form url.Values, hdr map[string]string) (*http.Response, string) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", srv.URL+"/login", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if tok != "" {
+		req.AddCookie(&http.Cookie{Name: flowCookieName(false), Value: tok})
+	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -77,18 +119,16 @@ func TestFlow(t *testing.T) {
 	l := f.mint(t, ann)
 	// GET: the confirmation page, nothing consumed, as often as scanners like.
 	for i := 0; i < 3; i++ {
-		resp, err := http.Get(srv.URL + "/login?t=" + l.Token)
-		if err != nil {
-			t.Fatal(err)
+		c := open(t, srv, l.Token)
+		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/login" || c.MaxAge != int(FlowCookieTTL/time.Second) {
+			t.Fatalf("the token's cookie: %+v", c)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		page := string(b)
+		resp, page := get(t, srv, c)
 		if resp.StatusCode != 200 || !strings.Contains(page, `name="email"`) || !strings.Contains(page, `action="/login"`) {
 			t.Fatalf("GET: %d %s", resp.StatusCode, page)
 		}
-		if strings.Contains(page, "m-17") || strings.Contains(page, "ann@example.org") {
-			t.Fatal("the confirmation page tells a stranger whose link it is")
+		if strings.Contains(page, "m-17") || strings.Contains(page, "ann@example.org") || strings.Contains(page, l.Token) {
+			t.Fatal("the confirmation page tells a stranger whose link it is, or carries the token")
 		}
 		for h, want := range map[string]string{"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Frame-Options": "DENY"} {
 			if got := resp.Header.Get(h); got != want {
@@ -101,30 +141,39 @@ func TestFlow(t *testing.T) {
 	}
 
 	// A stranger types their own address: the form again, the link intact.
-	resp, page := post(t, srv, url.Values{"t": {l.Token}, "email": {"bob@example.org"}}, nil)
+	resp, page := post(t, srv, l.Token, url.Values{"email": {"bob@example.org"}}, nil)
 	if resp.StatusCode != 403 || !strings.Contains(page, GenericMessage) || !strings.Contains(page, `name="email"`) {
 		t.Fatalf("mismatch: %d %s", resp.StatusCode, page)
 	}
-	// The owner: consumed, session started, redirected.
-	resp, _ = post(t, srv, url.Values{"t": {l.Token}, "email": {"Ann@Example.org"}}, nil)
+	// The owner: consumed, session started, cookie cleared, redirected.
+	resp, _ = post(t, srv, l.Token, url.Values{"email": {"Ann@Example.org"}}, nil)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/members" {
 		t.Fatalf("login: %d %v", resp.StatusCode, resp.Header)
 	}
-	cookie := resp.Cookies()
-	if len(cookie) != 1 || sess.started[cookie[0].Value] != "m-17" {
-		t.Fatalf("session: %v %v", cookie, sess.started)
+	var session string
+	for _, c := range resp.Cookies() {
+		switch c.Name {
+		case "session":
+			session = c.Value
+		case flowCookieName(false):
+			if c.MaxAge >= 0 || c.Value != "" {
+				t.Fatalf("the token's cookie was not cleared: %+v", c)
+			}
+		}
 	}
-	if r := f.status(t, l.Claims.ID); r.Consumer.Session != cookie[0].Value || r.Consumer.Identity != "email:ann@example.org" {
+	if sess.started[session] != "m-17" {
+		t.Fatalf("session: %v %v", resp.Cookies(), sess.started)
+	}
+	if r := f.status(t, l.Claims.ID); r.Consumer.Session != session || r.Consumer.Identity != "email:ann@example.org" {
 		t.Fatalf("consumption recorded as %+v", r.Consumer)
 	}
 	// The same link again: refused, one generic message.
-	resp, page = post(t, srv, url.Values{"t": {l.Token}, "email": {"ann@example.org"}}, nil)
+	resp, page = post(t, srv, l.Token, url.Values{"email": {"ann@example.org"}}, nil)
 	if resp.StatusCode != 403 || !strings.Contains(page, GenericMessage) || strings.Contains(page, "already") {
 		t.Fatalf("replay: %d %s", resp.StatusCode, page)
 	}
-	resp2, _ := http.Get(srv.URL + "/login?t=" + l.Token)
-	if resp2.StatusCode != 403 {
-		t.Fatalf("GET of a used link: %d", resp2.StatusCode)
+	if resp, _ := get(t, srv, open(t, srv, l.Token)); resp.StatusCode != 403 {
+		t.Fatalf("GET of a used link: %d", resp.StatusCode)
 	}
 }
 
@@ -133,23 +182,28 @@ func TestFlowRefusals(t *testing.T) {
 	l := f.mint(t, ann)
 	cases := []struct {
 		name string
+		tok  string
 		form url.Values
 		hdr  map[string]string
 		want int
 	}{
-		{"cross-site post", url.Values{"t": {l.Token}, "email": {"ann@example.org"}}, map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
-		{"cross-origin post", url.Values{"t": {l.Token}, "email": {"ann@example.org"}}, map[string]string{"Origin": "https://evil.example"}, 403},
-		{"no identity", url.Values{"t": {l.Token}}, nil, 403},
-		{"garbage token", url.Values{"t": {"abc"}, "email": {"ann@example.org"}}, nil, 403},
-		{"huge form", url.Values{"t": {strings.Repeat("a", MaxFormBody)}}, nil, 403},
+		{"cross-site post", l.Token, url.Values{"email": {"ann@example.org"}}, map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
+		{"cross-origin post", l.Token, url.Values{"email": {"ann@example.org"}}, map[string]string{"Origin": "https://evil.example"}, 403},
+		{"no identity", l.Token, nil, nil, 403},
+		{"no cookie", "", url.Values{"t": {l.Token}, "email": {"ann@example.org"}}, nil, 403},
+		{"garbage token", "abc", url.Values{"email": {"ann@example.org"}}, nil, 403},
+		{"huge form", l.Token, url.Values{"email": {strings.Repeat("a", MaxFormBody)}}, nil, 403},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, page := post(t, srv, tc.form, tc.hdr)
+			resp, page := post(t, srv, tc.tok, tc.form, tc.hdr)
 			if resp.StatusCode != tc.want {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.want, page)
 			}
 		})
+	}
+	if resp, _ := get(t, srv, nil); resp.StatusCode != 403 {
+		t.Fatalf("the bare path without a cookie: %d", resp.StatusCode)
 	}
 	if f.status(t, l.Claims.ID).Status != store.StatusIssued || len(sess.started) != 0 {
 		t.Fatal("a refused request consumed the link or opened a session")
@@ -161,7 +215,7 @@ func TestFlowRefusals(t *testing.T) {
 	}
 	// A session store that panics after the link was consumed: refused, not a 500.
 	sess.panics = true
-	resp, page := post(t, srv, url.Values{"t": {l.Token}, "email": {"ann@example.org"}}, nil)
+	resp, page := post(t, srv, l.Token, url.Values{"email": {"ann@example.org"}}, nil)
 	if resp.StatusCode != 503 || !strings.Contains(page, GenericMessage) {
 		t.Fatalf("panicking session store: %d %s", resp.StatusCode, page)
 	}
@@ -171,11 +225,17 @@ func TestFlowConfig(t *testing.T) {
 	f := setup(t, nil, nil)
 	sess := &testSessions{}
 	for _, c := range []FlowConfig{
-		{Purpose: "login", Sessions: sess},
-		{Verifier: f.v, Sessions: sess},
-		{Verifier: f.v, Purpose: "login"},
-		{Verifier: f.v, Purpose: "login", Sessions: sess, Landing: "https://evil.example/"},
-		{Verifier: f.v, Purpose: "login", Sessions: sess, Landing: "//evil.example/"},
+		{Purpose: "login", Sessions: sess, Path: "/login"},
+		{Verifier: f.v, Sessions: sess, Path: "/login"},
+		{Verifier: f.v, Purpose: "login", Path: "/login"},
+		{Verifier: f.v, Purpose: "login", Sessions: sess},
+		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "login"},
+		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "//evil.example/login"},
+		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login?x=1"},
+		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/log in"},
+		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login", Landing: "https://evil.example/"},
+		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login", Landing: "//evil.example/"},
+		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login", Landing: "/\\evil.example/"},
 	} {
 		if _, err := NewFlow(c); !errors.Is(err, ErrConfig) {
 			t.Errorf("%+v: %v", c, err)

@@ -26,7 +26,6 @@ var pages = template.Must(template.New("pages").Parse(layout + `
 {{if .Message}}<p class="alert" role="alert" id="message">{{.Message}}</p>{{end}}
 <p>To log in with this link, confirm who you are.</p>
 <form method="post" action="{{.Action}}">
-<input type="hidden" name="t" value="{{.Token}}">
 {{if .AskEmail}}<p><label for="email">Your email address</label><br><input id="email" name="email" type="email" autocomplete="email" required></p>
 {{else if .AskNumber}}<p><label for="number">Your member number</label><br><input id="number" name="number" autocomplete="off" required></p>{{end}}
 <p><button type="submit" id="login">Log in</button></p>

@@ -108,7 +108,7 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 		return fail(err)
 	}
 	s.flow, err = verify.NewFlow(verify.FlowConfig{
-		Verifier: s.v, Purpose: token.PurposeLogin, Sessions: s.sessions, Landing: "/members",
+		Verifier: s.v, Purpose: token.PurposeLogin, Sessions: s.sessions, Path: "/login", Landing: "/members",
 		Confirm: pages.Lookup("confirm.html"), Refused: pages.Lookup("refused.html"),
 	})
 	if err != nil {

@@ -1,0 +1,164 @@
+package verify
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/oncelink/oncelink/internal/testenv"
+	"github.com/oncelink/oncelink/internal/webdriver"
+	"github.com/oncelink/oncelink/token"
+)
+
+func browserPaths(t *testing.T) (chromium, chromedriver string) {
+	t.Helper()
+	for _, c := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(c); err == nil {
+			chromium = p
+			break
+		}
+	}
+	chromedriver, _ = exec.LookPath("chromedriver")
+	if chromium == "" || chromedriver == "" {
+		if testenv.Required() {
+			t.Fatal("chromium and chromedriver are required (ONCELINK_REQUIRE_SERVICES=1)")
+		}
+		t.Skip("skipping: chromium or chromedriver not installed (Debian packages chromium, chromium-driver)")
+	}
+	return chromium, chromedriver
+}
+
+// cookieProbe answers /probe/<mode>?set: it sets a cookie of that SameSite
+// mode and moves on to /probe/<mode>/check, by a 303 or, for "strict-page",
+// by a page that navigates there itself; the check page says whether the
+// cookie came back.
+func cookieProbe(w http.ResponseWriter, r *http.Request) {
+	mode, check := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/probe/"), "/check")
+	if check {
+		_, err := r.Cookie("probe-" + mode)
+		fmt.Fprintf(w, "<!doctype html><p id=result>cookie:%v</p>", err == nil)
+		return
+	}
+	same := http.SameSiteStrictMode
+	if mode == "lax" {
+		same = http.SameSiteLaxMode
+	}
+	http.SetCookie(w, &http.Cookie{Name: "probe-" + mode, Value: "1", Path: "/", HttpOnly: true, SameSite: same})
+	next := "/probe/" + mode + "/check"
+	if mode == "strict-page" {
+		fmt.Fprintf(w, `<!doctype html><meta http-equiv="refresh" content="0;url=%s"><p>moving on</p>`, next)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// TestBrowserCrossSiteLink clicks a link in a page of another site, as in
+// webmail, in headless Chromium: the token leaves the URL, the confirmation
+// page appears, the owner logs in. It also records what Chromium does with
+// a SameSite=Strict cookie set on that cross-site navigation, the reason the
+// flow's cookie is SameSite=Lax.
+func TestBrowserCrossSiteLink(t *testing.T) {
+	chromium, chromedriver := browserPaths(t)
+	f := setup(t, nil, nil)
+	sess := &testSessions{started: map[string]string{}}
+	h, err := NewFlow(FlowConfig{Verifier: f.v, Purpose: token.PurposeLogin, Sessions: sess, Path: "/login", Landing: "/members"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/login", h)
+	mux.HandleFunc("/probe/", cookieProbe)
+	mux.HandleFunc("/members", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<!doctype html><h1 id="welcome">Welcome</h1>`)
+	})
+	site := httptest.NewServer(mux) // http://127.0.0.1:port
+	defer site.Close()
+	l := f.mint(t, ann)
+	webmail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `<!doctype html><p><a id="link" href="%s">Log in</a></p>`, html.EscapeString(site.URL+r.URL.Query().Get("to")))
+	}))
+	defer webmail.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(webmail.URL, "http://"))
+	mailURL := "http://localhost:" + port + "/?to=" // another site than 127.0.0.1
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	driver, err := webdriver.Start(ctx, chromedriver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer driver.Stop()
+	b, err := driver.Chromium(ctx, chromium, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	click := func(to string) {
+		t.Helper()
+		must(b.Navigate(ctx, mailURL+to))
+		a, err := b.Find(ctx, "#link")
+		must(err)
+		must(a.Click(ctx))
+	}
+	waitFor := func(what string, wants ...string) string {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			src, err := b.Source(ctx)
+			must(err)
+			ok := true
+			for _, w := range wants {
+				ok = ok && strings.Contains(src, w)
+			}
+			if ok {
+				return src
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the page lacks %q:\n%s", what, wants, src)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	for _, mode := range []string{"strict", "strict-page", "lax"} {
+		click("/probe/" + mode + "?set")
+		src := waitFor(mode, "cookie:")
+		t.Logf("a SameSite=%s cookie set on a cross-site navigation came back: %v", mode, strings.Contains(src, "cookie:true"))
+	}
+
+	click("/login?t=" + l.Token)
+	waitFor("confirmation page", "Confirm your login", `id="email"`)
+	u, err := b.URL(ctx)
+	must(err)
+	if u != site.URL+"/login" {
+		t.Fatalf("the confirmation page is at %s, want the bare path", u)
+	}
+	el, err := b.Find(ctx, "#email")
+	must(err)
+	must(el.Type(ctx, "ann@example.org"))
+	btn, err := b.Find(ctx, "#login")
+	must(err)
+	must(btn.Click(ctx))
+	waitFor("landing page", `id="welcome"`)
+	if len(sess.started) != 1 {
+		t.Fatalf("sessions started: %v", sess.started)
+	}
+	for _, m := range sess.started {
+		if m != "m-17" {
+			t.Fatalf("logged in as %s", m)
+		}
+	}
+}
