@@ -90,8 +90,8 @@ func TestForgedClaimsEveryStore(t *testing.T) {
 					if err == nil {
 						t.Fatalf("the forged token logged in as %s", res.Claims.Member)
 					}
-					if !errors.Is(err, ErrSignature) {
-						t.Fatalf("forged token: %v, want ErrSignature", err)
+					if !errors.Is(err, ErrSignature) || Reason(err) != "forged" {
+						t.Fatalf("forged token: %v (reason %q), want ErrSignature, reason forged", err, Reason(err))
 					}
 					if r := f.status(t, own.Claims.ID); r.Status != store.StatusIssued {
 						t.Fatalf("the forged token changed the record: %v", r.Status)

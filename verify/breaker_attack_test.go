@@ -163,3 +163,35 @@ func TestBreakerLedgerReads(t *testing.T) {
 		t.Fatalf("the breaker read the ledger %d times within one second", reads)
 	}
 }
+
+// TestBreakerInstancesApart runs the incident's pattern across two
+// instances whose clocks are five minutes apart: neither sees a shared link
+// on its own, and one of them freezes the batch from what the ledger tells
+// it of the other.
+func TestBreakerInstancesApart(t *testing.T) {
+	for _, skew := range []time.Duration{5 * time.Minute, -5 * time.Minute} {
+		t.Run(fmt.Sprint(skew), func(t *testing.T) {
+			a := setup(t, nil, nil)
+			ls := a.mintBatch(t, "b-apart", 100)
+			b := &fixture{clk: &clock{t: a.clk.now().Add(skew)}, st: a.st}
+			p, err := token.NewParser(a.keys, token.WithIssuer("https://members.example.org"), token.WithClock(b.clk.now), token.WithLeeway(token.MaxLeeway))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.v, err = New(p, a.st); err != nil {
+				t.Fatal(err)
+			}
+			for g := 0; g < 5 && !a.frozen(t, "b-apart"); g++ {
+				for k, f := range []*fixture{a, b} {
+					i := 10*g + 1 + k
+					f.v.Consume(ctx, as(i, ls[10*g].URL, fmt.Sprintf("m%d@example.org", i)))
+					a.clk.add(2 * time.Second)
+					b.clk.add(2 * time.Second)
+				}
+			}
+			if !a.frozen(t, "b-apart") {
+				t.Fatal("two instances five minutes apart did not put their mismatches together")
+			}
+		})
+	}
+}

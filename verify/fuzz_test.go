@@ -3,6 +3,7 @@ package verify
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
@@ -12,7 +13,7 @@ import (
 // unless it is the minted link presented with its owner's identity, every
 // refusal is classified, and a refusal never consumes the link.
 func FuzzConsume(f *testing.F) {
-	fx := setup(f, nil, nil, WithoutBreaker(), WithMaxFailures(100))
+	fx := setup(f, nil, nil, WithoutBreaker(), WithMaxFailures(100), WithMemberLimit(10000, time.Minute))
 	l := fx.mint(f, ann)
 	f.Add(l.URL, "ann@example.org", "", "")
 	f.Add(l.Token, "", "10442", "m-17")
