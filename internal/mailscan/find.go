@@ -34,10 +34,12 @@ func (s *scanner) find(v []byte) error {
 		}
 		k := i + j
 		i = k + 1
-		if k < 2 || v[k-1] != 'y' || v[k-2] != 'e' {
+		y := back(v, k)
+		e := back(v, y)
+		if e < 0 || v[y] != 'y' || v[e] != 'e' {
 			continue
 		}
-		run, end := s.readRun(v, k-2)
+		run, end := s.readRun(v, e)
 		n, kind := token.Span(run)
 		switch kind {
 		case token.Partial:
@@ -53,6 +55,25 @@ func (s *scanner) find(v []byte) error {
 			i = max(i, end(n))
 		}
 	}
+}
+
+// back returns the position of the byte before p, stepping back over one
+// line break (a hard-wrapped token may be cut anywhere); -1 at the start.
+func back(v []byte, p int) int {
+	if p <= 0 {
+		return -1
+	}
+	q := p - 1
+	if v[q] == '\n' {
+		q--
+		if q >= 0 && v[q] == '\r' {
+			q--
+		}
+		if q < 0 || !runByte[v[q]] {
+			return -1
+		}
+	}
+	return q
 }
 
 // readRun reads the run of token characters at v[start:], joining lines,
