@@ -37,21 +37,25 @@ const (
 
 // Mail is one rendered message about to be sent.
 type Mail struct {
-	// To is the address the message will be delivered to.
+	// To is the address the message will be delivered to: its one
+	// recipient when it carries a link.
 	To string
 	// Member is the member the message is for; when set, every link in it
 	// must be that member's.
 	Member string
-	// Raw is the rendered message: headers and body (text, HTML, MIME,
-	// quoted-printable or base64 parts), or the body alone.
+	// Raw is the rendered message: a header block and a body (text, HTML,
+	// MIME, in any transfer encoding and charset), or the body alone. A
+	// body alone starts with an empty line, or with a first line that is
+	// not a header field; see the package documentation.
 	Raw []byte
 	// NoLink says the message carries no oncelink link on purpose. Without
 	// it, a message with no link is refused: a message that should carry a
 	// member's link and does not is a mailer bug.
 	NoLink bool
-	// Envelope lists the SMTP envelope recipients (RCPT TO) the message
-	// will be delivered to, when the site's mailer sets them apart from
-	// the header; each must be the recipient To names.
+	// Envelope lists the SMTP envelope recipients (the RCPT TO addresses,
+	// with or without angle brackets) the mailer will deliver the message
+	// to, when it sets them apart from the header. A message that carries
+	// a link is refused unless each of them is To.
 	Envelope []string
 	// ID identifies the message, so that checking it again (a retry after a
 	// failed delivery) is not taken for a second message carrying the same
@@ -62,11 +66,20 @@ type Mail struct {
 
 // BlockedError describes a refused message. It matches [ErrBlocked].
 type BlockedError struct {
-	// Reason is a short code: "foreign link", "other member", "unbound link",
-	// "duplicate link", "no link", "broken link", "expired link",
-	// "other batch", "to header", "too large", "too many links",
-	// "bad recipient", or "blocked" for a message checked after the guard
-	// blocked.
+	// Reason is a short code:
+	//   - recipients: "bad recipient" (To, an envelope or header address
+	//     that is not an address), "other recipient" (a message with a
+	//     link names or is delivered to someone else as well);
+	//   - reading: "unreadable header" (a header block the guard cannot
+	//     read whole, or that readers could read differently),
+	//     "unreadable part" (a part's structure, transfer encoding or
+	//     charset the guard cannot read), "too large", "too many parts",
+	//     "too deep", "too many links", "too many decodings" (a cap);
+	//   - links: "foreign link" (bound to another recipient), "other
+	//     member", "unbound link", "other batch", "duplicate link" (went
+	//     out in another message), "no link", "broken link" (the start of
+	//     a token that is not a whole, authentic one), "expired link";
+	//   - "blocked" for a message checked after the guard blocked.
 	Reason string
 	// Recipient is the message's recipient.
 	Recipient string
@@ -106,10 +119,12 @@ func (e *BlockedError) Is(target error) bool { return target == ErrBlocked }
 func (e *BlockedError) Unwrap() error { return e.Err }
 
 // Outgoing is the send guard of one send (a batch, or single messages): it
-// reads every rendered message before it leaves, finds every oncelink link
-// in it, and refuses the message unless each link is bound to the message's
-// recipient (and member), has not gone out in a message to anyone else, and
-// the message carries a link when it should. The binding check needs no
+// reads every rendered message whole before it leaves, decoding what mail
+// clients and browsers decode, finds every oncelink link in it, and refuses
+// the message unless it has one recipient, each link is bound to that
+// recipient (and member), has not gone out in a message to anyone else,
+// and the message carries a link when it should. Whatever it cannot read
+// whole is a refusal; see the package documentation. The binding check needs no
 // store round trip. A refusal is sticky: the guard refuses everything after
 // it, freezes the batch, and records the refusal in the ledger.
 //
