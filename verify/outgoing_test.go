@@ -261,9 +261,10 @@ func TestOutgoingBounds(t *testing.T) {
 	}
 }
 
-// FuzzOutgoing feeds arbitrary bytes around a real link: the guard never
-// panics, refuses with a BlockedError or accepts, and accepts only messages
-// whose links are all the recipient's.
+// FuzzOutgoing feeds arbitrary messages around real links: the guard never
+// panics, refuses with a BlockedError or accepts, and accepts a message
+// with a link only when it read it whole, every link is the recipient's,
+// and the header names nobody else.
 func FuzzOutgoing(f *testing.F) {
 	fx, links, _ := guardFixture(f, nil)
 	p, _ := fx.iss.Parser()
@@ -272,6 +273,7 @@ func FuzzOutgoing(f *testing.F) {
 	f.Add(quotedPrintable(htmlBody("m0", links[1].URL)), "member0@example.org")
 	f.Add(base64Multipart("member0@example.org", "m0", links[0].URL), "member0@example.org")
 	f.Add(hardWrap(plainText("m", links[2].URL)), "member2@example.org")
+	f.Add([]byte("To: member0@example.org\r\nCc: member1@example.org\r\n\r\n"+links[0].URL), "member0@example.org")
 	f.Fuzz(func(t *testing.T, raw []byte, to string) {
 		g, _ := NewOutgoing(p, fx.st, "", nil)
 		err := g.Check(ctx, Mail{To: to, Raw: raw})
@@ -293,6 +295,11 @@ func FuzzOutgoing(f *testing.F) {
 			}
 			if _, ok := vt.Confirm(token.KindEmail, canon); !ok {
 				t.Fatal("accepted a foreign link")
+			}
+		}
+		for _, r := range msg.Recipients {
+			if c, err := token.CanonicalEmail(r); len(msg.Tokens) > 0 && (err != nil || c != canon) {
+				t.Fatalf("accepted a message with a link and another recipient %q", r)
 			}
 		}
 	})

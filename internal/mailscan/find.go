@@ -8,6 +8,10 @@ import (
 	"github.com/oncelink/oncelink/token"
 )
 
+// maxDeferred bounds the partial tokens waiting for a later reading of
+// their text; past it, a partial token is broken at once.
+const maxDeferred = 1024
+
 // maxRun bounds the run of token characters read at one place.
 const maxRun = token.MaxTokenLen + 64
 
@@ -40,10 +44,13 @@ func (s *scanner) find(v []byte) error {
 			continue
 		}
 		run, end := s.readRun(v, e)
+		if err := s.spend(len(run)); err != nil {
+			return err
+		}
 		n, kind := token.Span(run)
 		switch kind {
 		case token.Partial:
-			if e := end(len(run)); e < len(v) && decodable(v[e]) {
+			if e := end(len(run)); e < len(v) && decodable(v[e]) && len(s.deferred) < maxDeferred {
 				s.deferred = append(s.deferred, string(run))
 				continue
 			}
