@@ -43,6 +43,10 @@ func (s *scanner) find(v []byte) error {
 		if e < 0 || v[y] != 'y' || v[e] != 'e' {
 			continue
 		}
+		if n := s.knownAt(v[e:]); n > 0 {
+			i = max(i, e+n) // a token found before, on one line
+			continue
+		}
 		run, end := s.readRun(v, e)
 		if err := s.spend(len(run)); err != nil {
 			return err

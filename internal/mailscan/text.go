@@ -332,6 +332,10 @@ func (s *scanner) linkRunsIn(u []byte, round int) error {
 		run := u[i:j]
 		if bytes.HasPrefix(run, []byte(token.TokenStart)) {
 			// A JWT: skip a whole token, else this segment.
+			if n := s.knownAt(u[i:]); n > 0 {
+				i += n
+				continue
+			}
 			k := i
 			for k < len(u) && runByte[u[k]] {
 				k++
@@ -366,4 +370,15 @@ func (s *scanner) linkRunsIn(u []byte, round int) error {
 		}
 	}
 	return nil
+}
+
+// knownAt returns the length of a token already found that b begins
+// with, or 0.
+func (s *scanner) knownAt(b []byte) int {
+	for _, t := range s.msg.Tokens {
+		if len(b) >= len(t) && string(b[:len(t)]) == t {
+			return len(t)
+		}
+	}
+	return 0
 }
