@@ -54,7 +54,11 @@ func (s *scanner) find(v []byte) error {
 		n, kind := token.Span(run)
 		switch kind {
 		case token.Partial:
-			if e := end(len(run)); e < len(v) && decodable(v[e]) && len(s.deferred) < maxDeferred {
+			e := end(len(run))
+			for e < len(v) && (v[e] == '\r' || v[e] == '\n') {
+				e++
+			}
+			if e < len(v) && decodable(v[e]) && len(s.deferred) < maxDeferred {
 				s.deferred = append(s.deferred, string(run))
 				continue
 			}

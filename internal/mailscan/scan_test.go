@@ -56,6 +56,7 @@ func TestScan(t *testing.T) {
 		{"base64 wrapper", hdr + "\r\nhttps://click.example/r?u=" + base64.RawURLEncoding.EncodeToString([]byte(b.URL)), []string{b.Token}, nil},
 		{"unquoted boundary", hdr + "Content-Type: multipart/mixed; boundary=a=b\r\n\r\n--a=b\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64(b.URL) + "\r\n--a=b--\r\n", []string{b.Token}, nil},
 		{"hard-wrapped", hdr + "\r\n" + a.Token[:70] + "\r\n" + a.Token[70:140] + "\n" + a.Token[140:] + "\r\nThe union", []string{a.Token}, nil},
+		{"line break and wbr", hdr + "\r\n<p>" + a.Token[:30] + "\r\n<wbr>" + a.Token[30:] + "</p>", []string{a.Token}, nil},
 		{"cut at ey|J", hdr + "\r\nx " + a.Token[:2] + "\r\n" + a.Token[2:], []string{a.Token}, nil},
 		{"truncated", hdr + "\r\n" + a.URL[:len(a.URL)-3], nil, ErrBrokenToken},
 		{"header cut", hdr + "\r\n" + a.Token[:30] + " and more", nil, ErrBrokenToken},
