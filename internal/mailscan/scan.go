@@ -137,23 +137,34 @@ func (s *scanner) bodyOnly(body []byte) error {
 	return s.leaf(texts, "")
 }
 
-// mimeLines reports whether a line of b starts with "Content-Type:" or
-// "Content-Transfer-Encoding:" (in any case).
+// mimeLines reports whether a line of b starts with a Content-Type or
+// Content-Transfer-Encoding field (in any case, white space before the
+// colon allowed). It looks only at the hyphens of b.
 func mimeLines(b []byte) bool {
-	for i := 0; i < len(b); {
-		if len(b)-i > 8 && (b[i]|0x20) == 'c' && equalFold(string(b[i:i+8]), "content-") {
-			rest := b[i+8:]
-			if len(rest) >= 5 && equalFold(string(rest[:5]), "type:") || len(rest) >= 18 && equalFold(string(rest[:18]), "transfer-encoding:") {
-				return true
-			}
-		}
-		j := bytes.IndexByte(b[i:], '\n')
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '-')
 		if j < 0 {
 			return false
 		}
-		i += j + 1
+		d := i + j
+		i = d + 1
+		s := d - len("content")
+		if s < 0 || s > 0 && b[s-1] != '\n' || !bytes.EqualFold(b[s:d], []byte("content")) {
+			continue
+		}
+		for _, name := range []string{"type", "transfer-encoding"} {
+			e := d + 1 + len(name)
+			if e > len(b) || !bytes.EqualFold(b[d+1:e], []byte(name)) {
+				continue
+			}
+			for e < len(b) && (b[e] == ' ' || b[e] == '\t') {
+				e++
+			}
+			if e < len(b) && b[e] == ':' {
+				return true
+			}
+		}
 	}
-	return false
 }
 
 // onlyBase64 reports whether b is base64 text: at least 16 characters of

@@ -65,6 +65,8 @@ func TestScan(t *testing.T) {
 		{"multipart without boundary", hdr + "Content-Type: multipart/mixed\r\n\r\n" + a.URL, nil, ErrPart},
 		{"delimiter after the last", hdr + "Content-Type: multipart/mixed; boundary=q\r\n\r\n--q\r\n\r\nx\r\n--q--\r\n--q\r\n\r\ny\r\n", nil, ErrPart},
 		{"body-only MIME", "--b\r\nContent-Type: text/plain\r\n\r\n" + a.URL, nil, ErrPart},
+		{"body-only MIME in any case", "x\ncONTENT-transfer-ENCODING : base64\r\n\r\n" + a.URL, nil, ErrPart},
+		{"body-only, a field name mid-line", "x Content-Type: y\r\n" + a.URL, []string{a.Token}, nil},
 		{"too many decodings", hdr + "\r\n" + "%" + strings.Repeat("25", 10) + "41", nil, ErrTooManyDecodings},
 	}
 	for _, tc := range cases {

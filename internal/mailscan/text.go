@@ -2,6 +2,7 @@ package mailscan
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"html"
 	"strings"
@@ -137,12 +138,13 @@ func endsWhole(run []byte) bool {
 	}
 }
 
-// ascii reports whether b is ASCII, eight bytes at a time.
+// ascii reports whether b is ASCII, 32 bytes at a time.
 func ascii(b []byte) bool {
+	const hi = 0x8080808080808080
 	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		if (uint64(b[i])|uint64(b[i+1])<<8|uint64(b[i+2])<<16|uint64(b[i+3])<<24|
-			uint64(b[i+4])<<32|uint64(b[i+5])<<40|uint64(b[i+6])<<48|uint64(b[i+7])<<56)&0x8080808080808080 != 0 {
+	for ; i+32 <= len(b); i += 32 {
+		if (binary.LittleEndian.Uint64(b[i:])|binary.LittleEndian.Uint64(b[i+8:])|
+			binary.LittleEndian.Uint64(b[i+16:])|binary.LittleEndian.Uint64(b[i+24:]))&hi != 0 {
 			return false
 		}
 	}
