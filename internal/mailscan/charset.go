@@ -54,7 +54,7 @@ func lookupCharset(name string) (encoding.Encoding, error) {
 	}
 	enc, err := htmlindex.Get(name)
 	if err != nil || enc == nil {
-		return nil, fmt.Errorf("%w: unknown charset %q", ErrPart, name)
+		return nil, fmt.Errorf("%w: an unknown charset", ErrPart)
 	}
 	return enc, nil
 }

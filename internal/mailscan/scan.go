@@ -271,7 +271,7 @@ func (s *scanner) headerText(fields []Field) error {
 		if bytes.Contains(f.Value, []byte("=?")) {
 			d, err := decodeWords(string(f.Value))
 			if err != nil {
-				return fmt.Errorf("%w (%s)", err, f.Name)
+				return err
 			}
 			b = append(b, d...)
 			b = append(b, 0)
