@@ -103,6 +103,52 @@
 // another site can make a logged-in member's browser open a link, but it
 // never speaks, and nothing is recorded, in the member's name.
 //
+// # The send guard
+//
+// Before a mailer sends a batch, [Outgoing.CheckAll] reads every rendered
+// message ([Mail]) whole and refuses the batch, freezes it and records the
+// refusal, unless each message may go:
+//
+//   - A message that carries a link has exactly one recipient, and it is
+//     the link's: every address in To, Cc, Bcc, Resent-To, Resent-Cc,
+//     Resent-Bcc (and the delivery fields Delivered-To, X-Original-To,
+//     Envelope-To, Apparently-To), every address a reader could see in
+//     their display names and comments, and every envelope recipient in
+//     [Mail.Envelope] must be [Mail.To]. The header block is read by the
+//     guard's own RFC 5322 reader (any printable field name, folded lines,
+//     groups, comments, encoded-words); a header block it cannot read whole
+//     or that readers could read differently (a bare CR, a first line that
+//     is a continuation or an mbox From line, white space before a colon,
+//     a source route, an encoded-word inside an address) is refused.
+//   - A [Mail.Raw] that starts with an empty line, or whose first line is
+//     not a header field (a name of printable ASCII and a colon), is a body
+//     without a header block, which the mailer heads itself; one that
+//     holds MIME part headers is refused, since without the header block
+//     nobody can tell how its parts are decoded. A body whose first line
+//     reads like a field ("Note: ...") must start with an empty line.
+//   - The guard decodes what a mail client or a browser decodes before it
+//     looks for links: MIME parts with any legal boundary, nested and
+//     attached messages; quoted-printable and base64 as leniently as mail
+//     clients (characters outside the alphabet ignored, padding mid-way);
+//     every charset browsers know, UTF-16 included, byte order marks and
+//     UTF-16 labelled otherwise; HTML markup, comments and character
+//     references; invisible characters (soft hyphens, zero-width spaces and
+//     joiners); percent-encoding, JavaScript and JSON escapes, round after
+//     round; base64 inside links (redirect wrappers); encoded-words in
+//     every header field. A transfer encoding or charset it does not know
+//     (UTF-7, uuencode) is refused.
+//   - Every oncelink token found must verify, be bound to the recipient
+//     (and to [Mail.Member], and be of the guard's batch), and go out in no
+//     other message; text that begins like an oncelink token but is not a
+//     whole one is refused. Copies of one link count once: they never
+//     hide another link.
+//   - A cap reached is a refusal, never a reason to stop reading:
+//     [MaxMessage] bytes, [MaxParts] entities, [MaxDepth] levels of nesting,
+//     [MaxLinksPerMessage] distinct links, [MaxDecodings] decodings of one
+//     text, and a bound on the total work for a message of its size.
+//
+// [BlockedError.Reason] says why a message was refused.
+//
 // # Security considerations
 //
 // Every refusal is final for the request: a store error, a timeout (the

@@ -1,21 +1,14 @@
 package verify
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
-	"net/mail"
-	"net/textproto"
-	"slices"
 	"strings"
 	"sync"
 
+	"github.com/oncelink/oncelink/internal/mailscan"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
 )
@@ -29,24 +22,41 @@ var ErrBlocked = errors.New("oncelink: outgoing message blocked")
 const (
 	// MaxMessage bounds the size of one message the guard reads.
 	MaxMessage = 25 << 20
-	// MaxLinksPerMessage bounds the oncelink links one message may carry.
+	// MaxLinksPerMessage bounds the distinct oncelink links one message
+	// may carry.
 	MaxLinksPerMessage = 64
+	// MaxParts bounds the MIME entities of one message: the message, its
+	// parts, attached messages and their parts.
+	MaxParts = 256
+	// MaxDepth bounds how deep parts and attached messages nest.
+	MaxDepth = 8
+	// MaxDecodings bounds how many times over a text is decoded (HTML,
+	// percent-encoding, JavaScript escapes, base64 inside links).
+	MaxDecodings = 8
 )
 
 // Mail is one rendered message about to be sent.
 type Mail struct {
-	// To is the address the message will be delivered to.
+	// To is the address the message will be delivered to: its one
+	// recipient when it carries a link.
 	To string
 	// Member is the member the message is for; when set, every link in it
 	// must be that member's.
 	Member string
-	// Raw is the rendered message: headers and body (text, HTML, MIME,
-	// quoted-printable or base64 parts), or the body alone.
+	// Raw is the rendered message: a header block and a body (text, HTML,
+	// MIME, in any transfer encoding and charset), or the body alone. A
+	// body alone starts with an empty line, or with a first line that is
+	// not a header field; see the package documentation.
 	Raw []byte
 	// NoLink says the message carries no oncelink link on purpose. Without
 	// it, a message with no link is refused: a message that should carry a
 	// member's link and does not is a mailer bug.
 	NoLink bool
+	// Envelope lists the SMTP envelope recipients (the RCPT TO addresses,
+	// with or without angle brackets) the mailer will deliver the message
+	// to, when it sets them apart from the header. A message that carries
+	// a link is refused unless each of them is To.
+	Envelope []string
 	// ID identifies the message, so that checking it again (a retry after a
 	// failed delivery) is not taken for a second message carrying the same
 	// link. When empty, the Message-ID header is used; without one, every
@@ -56,11 +66,20 @@ type Mail struct {
 
 // BlockedError describes a refused message. It matches [ErrBlocked].
 type BlockedError struct {
-	// Reason is a short code: "foreign link", "other member", "unbound link",
-	// "duplicate link", "no link", "broken link", "expired link",
-	// "other batch", "to header", "too large", "too many links",
-	// "bad recipient", or "blocked" for a message checked after the guard
-	// blocked.
+	// Reason is a short code:
+	//   - recipients: "bad recipient" (To, an envelope or header address
+	//     that is not an address), "other recipient" (a message with a
+	//     link names or is delivered to someone else as well);
+	//   - reading: "unreadable header" (a header block the guard cannot
+	//     read whole, or that readers could read differently),
+	//     "unreadable part" (a part's structure, transfer encoding or
+	//     charset the guard cannot read), "too large", "too many parts",
+	//     "too deep", "too many links", "too many decodings" (a cap);
+	//   - links: "foreign link" (bound to another recipient), "other
+	//     member", "unbound link", "other batch", "duplicate link" (went
+	//     out in another message), "no link", "broken link" (the start of
+	//     a token that is not a whole, authentic one), "expired link";
+	//   - "blocked" for a message checked after the guard blocked.
 	Reason string
 	// Recipient is the message's recipient.
 	Recipient string
@@ -100,10 +119,12 @@ func (e *BlockedError) Is(target error) bool { return target == ErrBlocked }
 func (e *BlockedError) Unwrap() error { return e.Err }
 
 // Outgoing is the send guard of one send (a batch, or single messages): it
-// reads every rendered message before it leaves, finds every oncelink link
-// in it, and refuses the message unless each link is bound to the message's
-// recipient (and member), has not gone out in a message to anyone else, and
-// the message carries a link when it should. The binding check needs no
+// reads every rendered message whole before it leaves, decoding what mail
+// clients and browsers decode, finds every oncelink link in it, and refuses
+// the message unless it has one recipient, each link is bound to that
+// recipient (and member), has not gone out in a message to anyone else,
+// and the message carries a link when it should. Whatever it cannot read
+// whole is a refusal; see the package documentation. The binding check needs no
 // store round trip. A refusal is sticky: the guard refuses everything after
 // it, freezes the batch, and records the refusal in the ledger.
 //
@@ -198,21 +219,21 @@ func (o *Outgoing) check(i int, m *Mail, pending []sentLink) ([]sentLink, *Block
 	if len(m.Raw) > MaxMessage {
 		return refuse("too large", "")
 	}
-	if !toHeaderAgrees(m.Raw, to) {
-		return refuse("to header", "")
+	msg, err := mailscan.Scan(m.Raw, scanLimits, false)
+	if err != nil {
+		return refuse(scanReason(err), "")
 	}
-	toks, broken := findTokens(m.Raw)
-	if broken {
-		return refuse("broken link", "")
+	if len(msg.Tokens) == 0 {
+		if !m.NoLink {
+			return refuse("no link", "")
+		}
+		return pending, nil
 	}
-	if len(toks) > MaxLinksPerMessage {
-		return refuse("too many links", "")
+	if reason := oneRecipient(to, m.Envelope, msg.Recipients); reason != "" {
+		return refuse(reason, "")
 	}
-	if len(toks) == 0 && !m.NoLink {
-		return refuse("no link", "")
-	}
-	key := o.messageKey(m)
-	for _, raw := range toks {
+	key := o.messageKey(m, msg.MessageID)
+	for _, raw := range msg.Tokens {
 		vt, err := o.p.Inspect(raw)
 		switch {
 		case errors.Is(err, token.ErrExpired):
@@ -248,18 +269,64 @@ func (o *Outgoing) check(i int, m *Mail, pending []sentLink) ([]sentLink, *Block
 	return pending, nil
 }
 
+// oneRecipient checks that a message carrying a link goes to one
+// recipient, to: every address the envelope and the header name (and
+// every address a reader could see in a display name) must be to. It
+// returns the refusal reason, or "".
+func oneRecipient(to string, envelope, header []string) string {
+	for _, list := range [][]string{envelope, header} {
+		for _, a := range list {
+			if t := strings.TrimSpace(a); strings.HasPrefix(t, "<") && strings.HasSuffix(t, ">") {
+				a = t[1 : len(t)-1]
+			}
+			c, err := token.CanonicalEmail(a)
+			if err != nil {
+				return "bad recipient"
+			}
+			if c != to {
+				return "other recipient"
+			}
+		}
+	}
+	return ""
+}
+
+// scanLimits are the send guard's bounds, for the mail scanner.
+var scanLimits = mailscan.Limits{
+	MaxSize: MaxMessage, MaxParts: MaxParts, MaxDepth: MaxDepth,
+	MaxLinks: MaxLinksPerMessage, MaxRounds: MaxDecodings,
+}
+
+// scanReason is the refusal reason for an error of the mail scanner.
+func scanReason(err error) string {
+	for _, r := range []struct {
+		err    error
+		reason string
+	}{
+		{mailscan.ErrHeader, "unreadable header"},
+		{mailscan.ErrPart, "unreadable part"},
+		{mailscan.ErrBrokenToken, "broken link"},
+		{mailscan.ErrTooLarge, "too large"},
+		{mailscan.ErrTooManyParts, "too many parts"},
+		{mailscan.ErrTooDeep, "too deep"},
+		{mailscan.ErrTooManyLinks, "too many links"},
+		{mailscan.ErrTooManyDecodings, "too many decodings"},
+	} {
+		if errors.Is(err, r.err) {
+			return r.reason
+		}
+	}
+	return "unreadable part"
+}
+
 // messageKey identifies a message: its ID, its Message-ID header, or a new
 // key for every check.
-func (o *Outgoing) messageKey(m *Mail) string {
+func (o *Outgoing) messageKey(m *Mail, messageID string) string {
 	if m.ID != "" {
 		return "id:" + m.ID
 	}
-	if end := headerEnd(m.Raw); end > 0 {
-		if hdr, err := textproto.NewReader(newBufReader(m.Raw[:end])).ReadMIMEHeader(); err == nil || errors.Is(err, io.EOF) {
-			if mid := strings.TrimSpace(hdr.Get("Message-Id")); mid != "" {
-				return "mid:" + mid
-			}
-		}
+	if messageID != "" {
+		return "mid:" + messageID
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -289,295 +356,4 @@ func (o *Outgoing) block(ctx context.Context, be *BlockedError) error {
 		o.logger.ErrorContext(ctx, "oncelink: blocked message not recorded", "error", err)
 	}
 	return be
-}
-
-// toHeaderAgrees reports whether the message's To header, if it has one,
-// names the recipient. A message that is only a body agrees.
-func toHeaderAgrees(raw []byte, to string) bool {
-	end := headerEnd(raw)
-	if end < 0 {
-		return true
-	}
-	hdr, err := textproto.NewReader(newBufReader(raw[:end])).ReadMIMEHeader()
-	if err != nil && !errors.Is(err, io.EOF) {
-		return true // not a header block: a body that happens to contain a colon
-	}
-	values := hdr.Values("To")
-	if len(values) == 0 {
-		return true
-	}
-	for _, v := range values {
-		addrs, err := mail.ParseAddressList(v)
-		if err != nil {
-			return false
-		}
-		for _, a := range addrs {
-			if c, err := token.CanonicalEmail(a.Address); err == nil && c == to {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// headerEnd returns the length of the header block at the start of raw
-// (through the blank line), or -1 if raw does not start with one.
-func headerEnd(raw []byte) int {
-	// A header block starts with a field name and a colon.
-	colon := bytes.IndexByte(raw, ':')
-	if colon <= 0 || colon > 76 || bytes.ContainsAny(raw[:colon], " \t\r\n<>\"") {
-		return -1
-	}
-	limit := raw[:min(len(raw), 256<<10)]
-	if i := bytes.Index(limit, []byte("\r\n\r\n")); i >= 0 {
-		return i + 4
-	}
-	if i := bytes.Index(limit, []byte("\n\n")); i >= 0 {
-		return i + 2
-	}
-	return -1
-}
-
-// findTokens returns the distinct oncelink tokens in a message: in the raw
-// text (across quoted-printable soft breaks and hard-wrapped lines), and in
-// base64-encoded MIME parts. broken reports an oncelink token that is cut
-// short.
-func findTokens(raw []byte) (toks []string, broken bool) {
-	add := func(body []byte) bool {
-		ts, br := scanTokens(body)
-		for _, t := range ts {
-			if !slices.Contains(toks, t) {
-				toks = append(toks, t)
-			}
-		}
-		return br
-	}
-	broken = add(raw)
-	if hasBase64Part(raw) {
-		for _, part := range base64Parts(raw) {
-			broken = add(part) || broken
-		}
-	}
-	return toks, broken
-}
-
-// hasBase64Part reports whether raw may have a base64-encoded MIME part:
-// "base64" in any case. It searches for the rare byte '6', without copying.
-func hasBase64Part(raw []byte) bool {
-	for i := 0; ; {
-		j := bytes.IndexByte(raw[i:], '6')
-		if j < 0 {
-			return false
-		}
-		k := i + j
-		if k >= 4 && k+1 < len(raw) && raw[k+1] == '4' && bytes.EqualFold(raw[k-4:k], []byte("base")) {
-			return true
-		}
-		i = k + 1
-	}
-}
-
-func isB64(c byte) bool { return b64chars[c] }
-
-// b64chars marks the base64url alphabet.
-var b64chars = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
-		t[c] = true
-	}
-	return t
-}()
-
-// scanTokens finds oncelink tokens in text. A token starts with "eyJ" (a
-// JSON header) and is read across "=\r\n" soft breaks and, while a segment
-// is incomplete, across hard line breaks.
-func scanTokens(body []byte) (toks []string, broken bool) {
-	var buf []byte
-	i := 0
-	for len(toks) <= MaxLinksPerMessage {
-		// Every JWT starts with "eyJ" ('{"'); 'J' is rare in text.
-		j := bytes.IndexByte(body[i:], 'J')
-		if j < 0 {
-			break
-		}
-		k := i + j
-		i = k + 1
-		// "eyJ", possibly cut by quoted-printable soft breaks.
-		y := back(body, k)
-		e := back(body, y)
-		if y < 0 || e < 0 || body[y] != 'y' || body[e] != 'e' {
-			continue
-		}
-		start := e
-		if p := back(body, start); p >= 0 && (isB64(body[p]) || body[p] == '.') && !(p >= 2 && body[p] == 'D' && body[p-1] == '3' && body[p-2] == '=') {
-			continue // inside another word (but "=3D" is a quoted-printable "=")
-		}
-		tok, end, complete := readToken(body, start, buf[:0])
-		i = max(i, end)
-		if !token.IsToken(string(tok)) {
-			continue // another JWT, or not a JWT at all
-		}
-		if !complete {
-			broken = true
-			continue
-		}
-		toks = append(toks, string(tok))
-		buf = tok[:0]
-	}
-	return toks, broken
-}
-
-// readToken reads one token from body at start into buf. complete reports
-// whether it has three segments and a signature of the length its
-// algorithm gives.
-func readToken(body []byte, start int, buf []byte) (tok []byte, end int, complete bool) {
-	// Most links sit on one line: slice them out of the message.
-	i, dots, first := start, 0, 0
-	for i < len(body) {
-		c := body[i]
-		if b64chars[c] {
-			i++
-			continue
-		}
-		if c == '.' && dots < 2 {
-			dots++
-			if dots == 1 {
-				first = i
-			}
-			i++
-			continue
-		}
-		break
-	}
-	if dots == 2 {
-		if want := signatureLen(body[start:first]); want > 0 {
-			sig := i - 1 - bytes.LastIndexByte(body[start:i], '.') - start
-			if sig == want && (i == len(body) || lineBreak(body[i:]) == 0) {
-				return body[start:i], i, true
-			}
-			if sig > want {
-				return body[start : i-(sig-want)], i - (sig - want), true
-			}
-		}
-	}
-	return readWrapped(body, start, buf)
-}
-
-// readWrapped reads a token that line breaks cut, into buf.
-func readWrapped(body []byte, start int, buf []byte) (tok []byte, end int, complete bool) {
-	dots := 0
-	sigLen := 0
-	want := 0
-	i := start
-	for i < len(body) {
-		c := body[i]
-		switch {
-		case isB64(c):
-			buf = append(buf, c)
-			if dots == 2 {
-				sigLen++
-				if want > 0 && sigLen == want {
-					return buf, i + 1, true
-				}
-			}
-			i++
-			continue
-		case c == '.' && dots < 2:
-			dots++
-			if dots == 1 {
-				want = signatureLen(buf)
-			}
-			buf = append(buf, c)
-			i++
-			continue
-		}
-		// A soft break (quoted-printable) or a hard wrap inside a token.
-		if n := lineBreak(body[i:]); n > 0 && i+n < len(body) && (isB64(body[i+n]) || body[i+n] == '.') && !(dots == 2 && want > 0 && sigLen >= want) {
-			i += n
-			continue
-		}
-		break
-	}
-	return buf, i, dots == 2 && want > 0 && sigLen == want
-}
-
-// back returns the position of the character before pos, stepping back
-// over quoted-printable soft breaks; -1 at the start.
-func back(b []byte, pos int) int {
-	p := pos - 1
-	for p >= 0 && b[p] == '\n' {
-		switch {
-		case p >= 2 && b[p-1] == '\r' && b[p-2] == '=':
-			p -= 3
-		case p >= 1 && b[p-1] == '=':
-			p -= 2
-		default:
-			return p
-		}
-	}
-	return p
-}
-
-// lineBreak returns the length of a line break at the start of b: "=\r\n",
-// "=\n", "\r\n" or "\n"; 0 if there is none.
-func lineBreak(b []byte) int {
-	switch {
-	case bytes.HasPrefix(b, []byte("=\r\n")):
-		return 3
-	case bytes.HasPrefix(b, []byte("=\n")), bytes.HasPrefix(b, []byte("\r\n")):
-		return 2
-	case bytes.HasPrefix(b, []byte("\n")):
-		return 1
-	}
-	return 0
-}
-
-// signatureLen returns the length of the base64url signature for the
-// header seg, by its algorithm; 0 when unknown.
-func signatureLen(seg []byte) int {
-	hb, err := base64.RawURLEncoding.DecodeString(string(seg))
-	if err != nil {
-		return 0
-	}
-	switch {
-	case bytes.Contains(hb, []byte(`"alg":"HS256"`)):
-		return 43
-	case bytes.Contains(hb, []byte(`"alg":"EdDSA"`)):
-		return 86
-	}
-	return 0
-}
-
-// base64Parts decodes the base64 parts of a MIME message, recursively, to a
-// bounded depth.
-func base64Parts(raw []byte) [][]byte {
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return nil
-	}
-	var out [][]byte
-	walkPart(textproto.MIMEHeader(msg.Header), msg.Body, 0, &out)
-	return out
-}
-
-func walkPart(h textproto.MIMEHeader, body io.Reader, depth int, out *[][]byte) {
-	if depth > 8 || len(*out) > 64 {
-		return
-	}
-	mt, params, _ := mime.ParseMediaType(h.Get("Content-Type"))
-	if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
-		mr := multipart.NewReader(body, params["boundary"])
-		for {
-			p, err := mr.NextRawPart()
-			if err != nil {
-				return
-			}
-			walkPart(p.Header, p, depth+1, out)
-		}
-	}
-	if strings.EqualFold(strings.TrimSpace(h.Get("Content-Transfer-Encoding")), "base64") {
-		dec, err := io.ReadAll(io.LimitReader(base64.NewDecoder(base64.StdEncoding, newLineStripper(body)), MaxMessage))
-		if err == nil || len(dec) > 0 {
-			*out = append(*out, dec)
-		}
-	}
 }

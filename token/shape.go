@@ -1,0 +1,105 @@
+package token
+
+import (
+	"bytes"
+	"encoding/base64"
+)
+
+// TokenStart is how every compact JWT, an oncelink token included, begins:
+// the base64url encoding of `{"`.
+const TokenStart = "eyJ"
+
+// SpanKind classifies text that begins with [TokenStart]; see [Span].
+type SpanKind int
+
+const (
+	// NotToken: the text is not an oncelink token (another JWT, or text).
+	NotToken SpanKind = iota
+	// Partial: the text begins as an oncelink token does but holds no
+	// whole one: cut short, or with a header oncelink does not write.
+	Partial
+	// Whole: the text begins with a whole oncelink token, in shape: an
+	// oncelink header, claims, and a signature of its algorithm's length.
+	// Only [Parser.Inspect] says whether it is authentic.
+	Whole
+)
+
+// oncelink writes its header with the fields sorted by name; the kid
+// follows these fixed bytes, so every header a key writes begins with one
+// of their encodings.
+var headerStarts = [...]struct {
+	enc    string
+	sigLen int
+}{
+	{base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256","kid":`)), 43},
+	{base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"EdDSA","kid":`)), 86},
+}
+
+// minPartial is the shortest text taken for the start of a header: the
+// encoding of `{"alg":`, which nothing but a JWT header begins with.
+const minPartial = 10
+
+// Span reports whether s, a run of base64url characters and dots found in
+// text, begins with an oncelink token, and how long the token is. The
+// shape decides, nothing is verified: the header is one an oncelink key
+// writes (or any header of type oncelink+jwt), the signature has the length
+// its algorithm gives. Text after the token's signature is not part of it
+// (n stops there). Text that begins like an oncelink header, but is cut
+// short or otherwise not a whole token, is [Partial]: a finder must not take
+// it for text.
+func Span(s []byte) (n int, kind SpanKind) {
+	if !bytes.HasPrefix(s, []byte(TokenStart)) {
+		return 0, NotToken
+	}
+	h, rest, dot := bytes.Cut(s, []byte("."))
+	sigLen, ours := headerSigLen(h, dot)
+	if !ours {
+		return 0, NotToken
+	}
+	if !dot || sigLen == 0 {
+		return 0, Partial
+	}
+	c, sig, dot := bytes.Cut(rest, []byte("."))
+	if !dot || len(c) == 0 || bytes.IndexByte(sig, '.') >= 0 && bytes.IndexByte(sig, '.') < sigLen || len(sig) < sigLen {
+		return 0, Partial
+	}
+	n = len(h) + 1 + len(c) + 1 + sigLen
+	if tokenShape(string(s[:n])) != nil {
+		return 0, Partial
+	}
+	return n, Whole
+}
+
+// headerSigLen says whether h (the header segment, whole when complete)
+// is, or begins like, an oncelink header, and the signature length of its
+// algorithm (0 when unknown).
+func headerSigLen(h []byte, complete bool) (sigLen int, ours bool) {
+	for _, hs := range headerStarts {
+		k := min(len(h), len(hs.enc))
+		if k >= minPartial && string(h[:k]) == hs.enc[:k] {
+			if complete && k < len(hs.enc) {
+				return 0, false // a complete header shorter than ours
+			}
+			if complete && IsToken(string(h)+".") {
+				return hs.sigLen, true
+			}
+			return 0, true
+		}
+	}
+	if !complete || len(h) > 512 {
+		return 0, false
+	}
+	// Any other header of type oncelink+jwt (fields in another order).
+	var hb [384]byte
+	n, err := b64.Decode(hb[:], h)
+	if err != nil || !bytes.Contains(hb[:n], typMarker) {
+		return 0, false
+	}
+	switch {
+	case bytes.Contains(hb[:n], []byte(`"alg":"HS256"`)):
+		return 43, true
+	case bytes.Contains(hb[:n], []byte(`"alg":"EdDSA"`)):
+		return 86, true
+	}
+	return 0, true
+}
