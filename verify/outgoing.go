@@ -35,7 +35,8 @@ const (
 	MaxDecodings = 8
 )
 
-// Mail is one rendered message about to be sent.
+// Mail is one rendered message about to be sent. Its Raw content carries
+// links, which are secrets: fmt and slog print a Mail without it.
 type Mail struct {
 	// To is the address the message will be delivered to: its one
 	// recipient when it carries a link.
@@ -62,6 +63,24 @@ type Mail struct {
 	// link. When empty, the Message-ID header is used; without one, every
 	// check is a new message.
 	ID string
+}
+
+// String describes the message without its content, which carries links:
+// recipient, member, envelope, size and ID.
+func (m Mail) String() string {
+	return fmt.Sprintf("verify.Mail{to: %q, member: %q, envelope: %q, raw: %d bytes, id: %q}", m.To, m.Member, m.Envelope, len(m.Raw), m.ID)
+}
+
+// GoString describes the message without its content, for %#v.
+func (m Mail) GoString() string { return m.String() }
+
+// Format prints [Mail.String] for every verb.
+func (m Mail) Format(f fmt.State, _ rune) { fmt.Fprint(f, m.String()) }
+
+// LogValue logs the message's recipient, member, size and ID, never its
+// content.
+func (m Mail) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("to", m.To), slog.String("member", m.Member), slog.Int("bytes", len(m.Raw)), slog.String("id", m.ID))
 }
 
 // BlockedError describes a refused message. It matches [ErrBlocked].
@@ -351,7 +370,7 @@ func (o *Outgoing) block(ctx context.Context, be *BlockedError) error {
 		}
 	}
 	ev := store.Event{At: now, Kind: store.EventBlocked, Reason: be.Reason, TokenID: be.TokenID, Batch: o.batch,
-		Actor: "send guard", Detail: "message to " + clip(be.Recipient, 256)}
+		Actor: "send guard", Detail: store.CleanText("message to "+be.Recipient, store.MaxDetailLen)}
 	if err := o.st.Append(ctx, ev); err != nil {
 		o.logger.ErrorContext(ctx, "oncelink: blocked message not recorded", "error", err)
 	}

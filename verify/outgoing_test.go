@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"mime/quotedprintable"
 	"strings"
 	"testing"
@@ -322,5 +323,35 @@ func TestOutgoingSoftBreaks(t *testing.T) {
 	raw := []byte("Log in: " + url[:at+1] + "=\r\n" + url[at+1:] + "\r\n")
 	if err := g.Check(ctx, Mail{To: "member1@example.org", Raw: raw}); err == nil {
 		t.Fatal("a foreign link cut by a soft break passed")
+	}
+}
+
+func TestOutgoingRecordsUnreadableRecipient(t *testing.T) {
+	f, links, g := guardFixture(t, nil)
+	to := "member0@example.org\xff"
+	err := g.Check(ctx, Mail{To: to, Raw: plainText("m0", links[0].URL)})
+	wantBlocked(t, err, "bad recipient")
+	evs, _, lerr := f.st.Events(ctx, store.EventQuery{Kinds: []store.EventKind{store.EventBlocked}})
+	if lerr != nil || len(evs) != 1 || evs[0].Reason != "bad recipient" {
+		t.Fatalf("ledger: %+v, %v; want the blocked message recorded", evs, lerr)
+	}
+}
+
+func TestMailRedacted(t *testing.T) {
+	_, links, _ := guardFixture(t, nil)
+	m := Mail{To: "member0@example.org", Member: "m0", Raw: plainText("m0", links[0].URL), ID: "x1"}
+	secret := links[0].Token
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("sending", "mail", m)
+	for _, s := range []string{fmt.Sprint(m), fmt.Sprintf("%+v", m), fmt.Sprintf("%#v", m), fmt.Sprint(&m), logged.String()} {
+		tail := secret[len(secret)-20:]
+		for _, form := range []string{tail, strings.Trim(fmt.Sprint([]byte(tail)), "[]"), fmt.Sprintf("%x", tail)} {
+			if strings.Contains(s, form) {
+				t.Fatalf("the message's link is printed: %s", s)
+			}
+		}
+		if !strings.Contains(s, "member0@example.org") {
+			t.Fatalf("the recipient is not printed: %s", s)
+		}
 	}
 }
