@@ -11,8 +11,8 @@
 // number of concurrent consumers of one record succeeds.
 //
 // Backends live in sub-packages: [github.com/oncelink/oncelink/store/memory]
-// for tests and single processes, and the durable sqlite, postgres and redis
-// stores. Every backend runs the conformance suite in
+// for tests and single processes, and the durable sqlite, postgres,
+// mysqlstore and redis stores. Every backend runs the conformance suite in
 // [github.com/oncelink/oncelink/store/storetest].
 //
 // # Outcomes
