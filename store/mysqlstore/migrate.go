@@ -145,23 +145,23 @@ func (s *Store) migrateLocked(ctx context.Context, conn *sql.Conn) error {
 	if _, err := conn.ExecContext(ctx, s.sql.migrationsTable); err != nil {
 		return s.unavailable("migrate", err)
 	}
-	rows, err := conn.QueryContext(ctx, s.sql.migrationsDone)
+	res, err := conn.QueryContext(ctx, s.sql.migrationsDone)
 	if err != nil {
 		return s.unavailable("migrate", err)
 	}
 	var done []int
-	for rows.Next() {
+	for res.Next() {
 		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
+		if err := res.Scan(&v); err != nil {
+			res.Close()
 			return s.unavailable("migrate", err)
 		}
 		done = append(done, v)
 	}
-	if err := rows.Err(); err != nil {
+	if err := res.Err(); err != nil {
 		return s.unavailable("migrate", err)
 	}
-	rows.Close()
+	res.Close()
 	named := names(s.prefix)
 	for _, m := range migrations() {
 		if slices.Contains(done, m.version) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,6 +65,9 @@ func Open(cfg *mysql.Config, opts ...Option) (*Store, error) {
 	if mc.DBName == "" {
 		return nil, fmt.Errorf("%w: mysqlstore: the configuration names no database", store.ErrInvalid)
 	}
+	if v, ok := mc.Params["autocommit"]; ok && !slices.Contains([]string{"1", "true", "ON", "on"}, v) {
+		return nil, fmt.Errorf("%w: mysqlstore: the store needs autocommit on; the configuration sets it to %q", store.ErrInvalid, v)
+	}
 	mc.ParseTime, mc.Loc = true, time.UTC
 	if mc.Timeout == 0 {
 		mc.Timeout = defaultDialTimeout
@@ -104,16 +108,24 @@ func (s *Store) Close() error {
 // paths run prepared statements so that a call is one round trip (the
 // driver otherwise prepares, executes and closes a statement for every
 // call with arguments); database/sql prepares it again on each connection
-// that has not seen it.
+// that has not seen it. The lock is not held while preparing, so that a
+// call never waits beyond its own deadline for another's.
 func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st, ok := s.stmts[query]; ok {
+	st, ok := s.stmts[query]
+	s.mu.Unlock()
+	if ok {
 		return st, nil
 	}
 	st, err := s.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prior, ok := s.stmts[query]; ok {
+		st.Close()
+		return prior, nil
 	}
 	s.stmts[query] = st
 	return st, nil

@@ -106,6 +106,8 @@ func TestOpen(t *testing.T) {
 	cfg := mysql.NewConfig()
 	cfg.Addr, cfg.DBName = "127.0.0.1:1", "none"
 	noDB := mysql.NewConfig()
+	noAutocommit := cfg.Clone()
+	noAutocommit.Params = map[string]string{"autocommit": "0"}
 	tests := []struct {
 		name    string
 		cfg     *mysql.Config
@@ -124,6 +126,7 @@ func TestOpen(t *testing.T) {
 		{"too many connections", cfg, []mysqlstore.Option{mysqlstore.WithMaxConns(1001)}, true},
 		{"nil option", cfg, []mysqlstore.Option{nil}, true},
 		{"no database", noDB, nil, true},
+		{"autocommit off", noAutocommit, nil, true},
 		{"no configuration", nil, nil, true},
 	}
 	for _, tc := range tests {
