@@ -42,14 +42,23 @@ func Required() bool { return os.Getenv(RequireEnv) == "1" }
 // PostgresURL returns the PostgreSQL URL for tests: the variable's value,
 // else the default address if a server answers there. Otherwise it skips
 // (fails when services are required).
-func PostgresURL(t testing.TB) string { return postgresServer.url(t) }
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	return postgresServer.url(t)
+}
 
 // RedisURL returns the Redis URL for tests, as [PostgresURL] does.
-func RedisURL(t testing.TB) string { return redisServer.url(t) }
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	return redisServer.url(t)
+}
 
 // MySQLURL returns the MariaDB (or MySQL) URL for tests, in the form
 // mysql://USER[:PASSWORD]@HOST:PORT/DATABASE, as [PostgresURL] does.
-func MySQLURL(t testing.TB) string { return mysqlServer.url(t) }
+func MySQLURL(t testing.TB) string {
+	t.Helper()
+	return mysqlServer.url(t)
+}
 
 // server is one kind of server and what this process learnt of its default
 // address.
