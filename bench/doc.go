@@ -8,9 +8,9 @@
 //	go run ./bench                      # about five minutes on two cores
 //	go run ./bench -o BENCHMARKS.md     # and write the file
 //
-// PostgreSQL and Redis are found as the tests find them
-// (ONCELINK_TEST_POSTGRES_URL, ONCELINK_TEST_REDIS_URL), with this project's
-// local servers as defaults.
+// PostgreSQL, MariaDB and Redis are found as the tests find them
+// (ONCELINK_TEST_POSTGRES_URL, ONCELINK_TEST_MYSQL_URL,
+// ONCELINK_TEST_REDIS_URL, else this project's local servers).
 //
 // # Security considerations
 //

@@ -3,7 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"io"
@@ -16,8 +18,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/oncelink/oncelink/internal/storeurl"
 )
 
 // run is one go test invocation.
@@ -68,6 +73,8 @@ func main() {
 		{"./store/postgres", "^BenchmarkInsert100k$", "1x", n},
 		{"./store/postgres", "^BenchmarkRevokeBatch$", "1x", n},
 		{"./store/postgres", "^BenchmarkWatermark$", "200x", n},
+		{"./store/mysqlstore", "^BenchmarkConsume$", "2000x", n},
+		{"./store/mysqlstore", "^BenchmarkInsert100k$", "1x", n},
 		{"./store/redis", "^BenchmarkConsume$", "5000x", n},
 		{"./store/redis", "^BenchmarkInsert100k$", "1x", n},
 		{"./bench", "^BenchmarkSend$", "1x", 1},
@@ -149,7 +156,7 @@ func rows() []row {
 	add(row{"Mint and verify, no store", "mint a link (sign, secret, hash, bindings)", "token.BenchmarkMint/oncelink", "token.BenchmarkMint/floor", "ns/op", "≤ 1.25x", atMost(1.25), nil})
 	add(row{"Mint and verify, no store", "verify a link (parse, signature, claims, hash)", "token.BenchmarkParse/oncelink", "token.BenchmarkParse/floor", "ns/op", "≤ 1.25x", atMost(1.25), nil})
 	add(row{"Mint and verify, no store", "verify and consume on the memory store, identity included", "verify.BenchmarkConsume/oncelink/memory", "verify.BenchmarkConsume/floor", "ns/op", "", nil, nil})
-	for _, st := range []string{"memory", "sqlite", "postgres", "redis"} {
+	for _, st := range []string{"memory", "sqlite", "postgres", "mysqlstore", "redis"} {
 		for _, g := range []string{"1", "16"} {
 			target, check := "", (func(o, f float64) bool)(nil)
 			if st == "postgres" || st == "redis" {
@@ -159,15 +166,15 @@ func rows() []row {
 				"store/" + st + ".BenchmarkConsume/oncelink/goroutines=" + g, "store/" + st + ".BenchmarkConsume/raw/goroutines=" + g, "ns/op", target, check, nil})
 		}
 	}
-	for _, st := range []string{"memory", "sqlite", "postgres", "redis"} {
+	for _, st := range []string{"memory", "sqlite", "postgres", "mysqlstore", "redis"} {
 		add(row{"Bulk insert of 100k, against the engine's raw bulk insert (throughput)", st + ": MintBatch (sign and record)",
 			"store/" + st + ".BenchmarkInsert100k/mintbatch", "store/" + st + ".BenchmarkInsert100k/raw", "records/s", "≥ 0.75x", atLeast(0.75), nil})
 		add(row{"Bulk insert of 100k, against the engine's raw bulk insert (throughput)", st + ": store Insert alone",
 			"store/" + st + ".BenchmarkInsert100k/oncelink", "store/" + st + ".BenchmarkInsert100k/raw", "records/s", "", nil, nil})
-		if st == "postgres" {
-			add(row{"Bulk insert of 100k, against the engine's raw bulk insert (throughput)", st + ": MintBatch, against raw COPY into a table with the store's indexes",
+		if raw := map[string]string{"postgres": "COPY", "mysqlstore": "multi-row INSERTs"}[st]; raw != "" {
+			add(row{"Bulk insert of 100k, against the engine's raw bulk insert (throughput)", st + ": MintBatch, against raw " + raw + " into a table with the store's indexes",
 				"store/" + st + ".BenchmarkInsert100k/mintbatch", "store/" + st + ".BenchmarkInsert100k/raw-indexed", "records/s", "≥ 0.75x", atLeast(0.75), nil})
-			add(row{"Bulk insert of 100k, against the engine's raw bulk insert (throughput)", st + ": store Insert alone, against raw COPY into a table with the store's indexes",
+			add(row{"Bulk insert of 100k, against the engine's raw bulk insert (throughput)", st + ": store Insert alone, against raw " + raw + " into a table with the store's indexes",
 				"store/" + st + ".BenchmarkInsert100k/oncelink", "store/" + st + ".BenchmarkInsert100k/raw-indexed", "records/s", "", nil, nil})
 		}
 	}
@@ -312,6 +319,14 @@ func machine() string {
 		}
 		c.Close()
 	}
-	return fmt.Sprintf("Machine: %s, %d cores, Linux %s, %s, PostgreSQL %s and Redis %s on loopback, SQLite on the local disk.\n",
-		cpu, runtime.NumCPU(), strings.TrimSpace(string(kernel)), runtime.Version(), pg, rd)
+	my := "?"
+	if cfg, _, err := storeurl.MySQLConfig(cmp.Or(os.Getenv("ONCELINK_TEST_MYSQL_URL"), "mysql://root@127.0.0.1:3306/test")); err == nil {
+		if connector, err := mysql.NewConnector(cfg); err == nil {
+			db := sql.OpenDB(connector)
+			db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&my)
+			db.Close()
+		}
+	}
+	return fmt.Sprintf("Machine: %s, %d cores, Linux %s, %s, PostgreSQL %s, MariaDB %s and Redis %s on loopback, SQLite on the local disk.\n",
+		cpu, runtime.NumCPU(), strings.TrimSpace(string(kernel)), runtime.Version(), pg, my, rd)
 }

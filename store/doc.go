@@ -32,8 +32,8 @@
 // that a byte a client sends can neither fail a write nor blind the ledger.
 //
 // Backends live in sub-packages: [github.com/oncelink/oncelink/store/memory]
-// for tests and single processes, and the durable sqlite, postgres and redis
-// stores. Every backend runs the conformance suite in
+// for tests and single processes, and the durable sqlite, postgres,
+// mysqlstore and redis stores. Every backend runs the conformance suite in
 // [github.com/oncelink/oncelink/store/storetest].
 //
 // # Outcomes

@@ -7,7 +7,7 @@
 //	oncelink --store redis://... report --batch invite-7 --csv > affected.csv
 //
 // The store URL comes from --store or ONCELINK_STORE: sqlite:PATH,
-// postgres://..., redis://... Exit codes: 0 done, 1 failed (the store did
+// postgres://..., mysql://..., redis://... Exit codes: 0 done, 1 failed (the store did
 // not answer, or refused), 2 usage error (nothing was done), 3 not confirmed
 // (nothing was done).
 //

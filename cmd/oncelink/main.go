@@ -41,10 +41,10 @@ Commands:
   report    who was affected (--batch B, --since T, --until T), --csv or --json
   purge     delete records that expired and ledger entries older than a
             cut-off (--older-than 720h or --before T), --dry-run first
-  migrate   apply the PostgreSQL migrations
+  migrate   apply the PostgreSQL or MariaDB migrations
 
 The store URL is --store or $ONCELINK_STORE: sqlite:PATH, postgres://...,
-redis://... Times are RFC 3339 (2026-11-25T09:00:00Z).
+mysql://..., redis://... Times are RFC 3339 (2026-11-25T09:00:00Z).
 Exit codes: 0 done, 1 failed, 2 usage error, 3 not confirmed.
 `
 

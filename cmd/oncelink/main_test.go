@@ -206,8 +206,8 @@ func TestCLIUsage(t *testing.T) {
 	}
 }
 
-// TestCLIStoreDown points the CLI at a PostgreSQL and a Redis address where
-// nothing listens: it fails with exit 1 and claims nothing was done.
+// TestCLIStoreDown points the CLI at a PostgreSQL, a MariaDB and a Redis
+// address where nothing listens: it fails with exit 1 and claims nothing was done.
 func TestCLIStoreDown(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -215,7 +215,7 @@ func TestCLIStoreDown(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	for _, url := range []string{"postgres://postgres@" + addr + "/test?sslmode=disable&connect_timeout=2", "redis://" + addr + "/0?dial_timeout=2s"} {
+	for _, url := range []string{"postgres://postgres@" + addr + "/test?sslmode=disable&connect_timeout=2", "mysql://root@" + addr + "/test?timeout=2s", "redis://" + addr + "/0?dial_timeout=2s"} {
 		r := oncelink(t, "", "--store", url, "freeze", "--global")
 		if r.code != 1 || strings.Contains(r.stdout, "frozen") {
 			t.Fatalf("%s: exit %d, stdout %q, stderr %q", url, r.code, r.stdout, r.stderr)

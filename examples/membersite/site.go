@@ -31,7 +31,7 @@ type Member struct {
 type Config struct {
 	// BaseURL is the site's public address, such as http://127.0.0.1:8080.
 	BaseURL string
-	// StoreURL names the oncelink store (sqlite:, postgres://, redis://).
+	// StoreURL names the oncelink store (sqlite:, postgres://, mysql://, redis://).
 	StoreURL string
 	// DataDir holds the signing key and the outbox.
 	DataDir string

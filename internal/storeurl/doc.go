@@ -2,6 +2,7 @@
 //
 //	sqlite:PATH                         a SQLite file (created if missing)
 //	postgres://USER@HOST:PORT/DB?...    PostgreSQL; oncelink_schema=NAME picks the schema
+//	mysql://USER@HOST:PORT/DB?...       MariaDB; oncelink_prefix=P picks the table prefix
 //	redis://HOST:PORT/DB?...            Redis; oncelink_prefix=P picks the key prefix
 //	memory:                             an in-process store
 //

@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/mysqlstore"
 	"github.com/oncelink/oncelink/store/postgres"
 	redisstore "github.com/oncelink/oncelink/store/redis"
 	"github.com/oncelink/oncelink/store/sqlite"
@@ -22,8 +25,8 @@ var ErrURL = errors.New("store url")
 
 // Options of [Open].
 type Options struct {
-	// Migrate applies the PostgreSQL migrations. SQLite always migrates
-	// when opened; memory and Redis need none.
+	// Migrate applies the PostgreSQL and MariaDB migrations. SQLite always
+	// migrates when opened; memory and Redis need none.
 	Migrate bool
 }
 
@@ -31,7 +34,7 @@ type Options struct {
 func Open(ctx context.Context, raw string, o Options) (st store.Store, close func() error, err error) {
 	scheme, rest, ok := strings.Cut(raw, ":")
 	if !ok {
-		return nil, nil, fmt.Errorf("%w: expected sqlite:PATH, postgres://..., redis://... or memory:", ErrURL)
+		return nil, nil, fmt.Errorf("%w: expected sqlite:PATH, postgres://..., mysql://..., redis://... or memory:", ErrURL)
 	}
 	switch scheme {
 	case "memory":
@@ -74,6 +77,22 @@ func Open(ctx context.Context, raw string, o Options) (st store.Store, close fun
 			}
 		}
 		return s, func() error { pool.Close(); return nil }, nil
+	case "mysql":
+		cfg, opts, err := MySQLConfig(raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		s, err := mysqlstore.Open(cfg, opts...)
+		if err != nil {
+			return nil, nil, err
+		}
+		if o.Migrate {
+			if err := s.Migrate(ctx); err != nil {
+				s.Close()
+				return nil, nil, err
+			}
+		}
+		return s, s.Close, nil
 	case "redis", "rediss":
 		u, err := url.Parse(raw)
 		if err != nil {
@@ -98,7 +117,56 @@ func Open(ctx context.Context, raw string, o Options) (st store.Store, close fun
 		}
 		return s, client.Close, nil
 	}
-	return nil, nil, fmt.Errorf("%w: unknown kind %q (sqlite, postgres, redis, memory)", ErrURL, scheme)
+	return nil, nil, fmt.Errorf("%w: unknown kind %q (sqlite, postgres, mysql, redis, memory)", ErrURL, scheme)
+}
+
+// MySQLConfig turns a store URL of the form
+// mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAMS] into the driver's
+// configuration and the store's options: oncelink_prefix=P picks the table
+// prefix, and every other parameter is one of the driver's
+// (github.com/go-sql-driver/mysql), such as tls=true or timeout=5s. The port
+// defaults to 3306.
+func MySQLConfig(raw string) (*mysql.Config, []mysqlstore.Option, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "mysql" || u.Opaque != "" {
+		return nil, nil, fmt.Errorf("%w: malformed mysql URL (mysql://USER@HOST:PORT/DATABASE)", ErrURL)
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	if db == "" || strings.Contains(db, "/") {
+		return nil, nil, fmt.Errorf("%w: a mysql URL names one database: mysql://USER@HOST:PORT/DATABASE", ErrURL)
+	}
+	if u.Hostname() == "" {
+		return nil, nil, fmt.Errorf("%w: a mysql URL names a host: mysql://USER@HOST:PORT/DATABASE", ErrURL)
+	}
+	q := u.Query()
+	var opts []mysqlstore.Option
+	if q.Has("oncelink_prefix") {
+		opts = append(opts, mysqlstore.WithTablePrefix(q.Get("oncelink_prefix")))
+	}
+	q.Del("oncelink_prefix")
+	port := u.Port()
+	if port == "" {
+		port = "3306"
+	}
+	// The driver's own DSN form takes any password: it splits at the last
+	// "@" before the address.
+	var dsn strings.Builder
+	if u.User != nil {
+		dsn.WriteString(u.User.Username())
+		if p, ok := u.User.Password(); ok {
+			dsn.WriteString(":" + p)
+		}
+		dsn.WriteString("@")
+	}
+	dsn.WriteString("tcp(" + net.JoinHostPort(u.Hostname(), port) + ")/" + url.PathEscape(db))
+	if len(q) > 0 {
+		dsn.WriteString("?" + q.Encode())
+	}
+	cfg, err := mysql.ParseDSN(dsn.String())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: mysql: %v", ErrURL, redact(err, raw))
+	}
+	return cfg, opts, nil
 }
 
 // redact removes the URL and its password from a driver's error message.

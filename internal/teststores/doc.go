@@ -1,12 +1,13 @@
 // Package teststores opens a fresh, isolated store of every kind for tests
 // that must prove a capability on every engine: the memory store, SQLite in
-// a temporary file, PostgreSQL in a schema of its own, Redis under a key
-// prefix of its own. PostgreSQL and Redis need their test URLs
-// ([testenv.PostgresURL], [testenv.RedisURL]); without them those backends
-// skip, or fail when services are required.
+// a temporary file, PostgreSQL in a schema of its own, MariaDB in a
+// database of its own, Redis under a key prefix of its own. The servers are
+// found by [testenv] ([testenv.PostgresURL], [testenv.MySQLURL],
+// [testenv.RedisURL]); when one does not answer, its backend skips, or
+// fails when services are required.
 //
 // # Security considerations
 //
-// Every store is isolated and removed at the end of its test: a schema
-// dropped, a key prefix deleted, a temporary file.
+// Every store is isolated and removed at the end of its test: a schema or
+// a database dropped, a key prefix deleted, a temporary file.
 package teststores

@@ -4,16 +4,22 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	neturl "net/url"
 	"path/filepath"
 	"testing"
 
+	"database/sql"
+
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/internal/testenv"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/mysqlstore"
 	"github.com/oncelink/oncelink/store/postgres"
 	redisstore "github.com/oncelink/oncelink/store/redis"
 	"github.com/oncelink/oncelink/store/sqlite"
@@ -33,12 +39,13 @@ func All() []Backend {
 		{"memory", func(t testing.TB) (store.Store, string) { return memory.New(), "" }},
 		{"sqlite", SQLite},
 		{"postgres", Postgres},
+		{"mysql", MySQL},
 		{"redis", Redis},
 	}
 }
 
 // Durable returns the backends a separate process can reach: SQLite,
-// PostgreSQL and Redis.
+// PostgreSQL, MariaDB and Redis.
 func Durable() []Backend { return All()[1:] }
 
 func suffix(t testing.TB) string {
@@ -85,6 +92,46 @@ func Postgres(t testing.TB) (store.Store, string) {
 		pool.Close()
 	})
 	return st, withParam(url, "oncelink_schema", schema)
+}
+
+// MySQL opens a store in a new MariaDB database, migrated, dropped at the
+// end.
+func MySQL(t testing.TB) (store.Store, string) {
+	t.Helper()
+	url := testenv.MySQLURL(t)
+	cfg, _, err := storeurl.MySQLConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := sql.OpenDB(connector)
+	name := "oncelink_t_" + suffix(t)
+	if _, err := admin.Exec("CREATE DATABASE `" + name + "` CHARACTER SET utf8mb4"); err != nil {
+		admin.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		admin.Exec("DROP DATABASE IF EXISTS `" + name + "`")
+		admin.Close()
+	})
+	cfg.DBName = name
+	st, err := mysqlstore.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	return st, u.String()
 }
 
 // Redis opens a store under a new key prefix, whose keys are deleted at the

@@ -1,0 +1,367 @@
+package mysqlstore_test
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/oncelink/oncelink/internal/storeurl"
+	"github.com/oncelink/oncelink/internal/testenv"
+	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/store/mysqlstore"
+	"github.com/oncelink/oncelink/store/storetest"
+)
+
+// baseConfig returns the driver configuration of the test server.
+func baseConfig(tb testing.TB) *mysql.Config {
+	tb.Helper()
+	cfg, _, err := storeurl.MySQLConfig(testenv.MySQLURL(tb))
+	if err != nil {
+		tb.Fatalf("%s: %v", testenv.MySQLEnv, err)
+	}
+	return cfg
+}
+
+// adminDB connects to the test server's own database, for creating and
+// dropping the tests' databases and for looking at the server.
+func adminDB(tb testing.TB) *sql.DB {
+	tb.Helper()
+	cfg := baseConfig(tb)
+	cfg.ParseTime = true
+	connector, err := mysql.NewConnector(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db := sql.OpenDB(connector)
+	db.SetMaxOpenConns(4)
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// randomName returns prefix followed by 16 random hex digits.
+func randomName(tb testing.TB, prefix string) string {
+	tb.Helper()
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		tb.Fatal(err)
+	}
+	return prefix + hex.EncodeToString(b)
+}
+
+// newDatabase creates a database with a random name, dropped when the test
+// ends, and returns the configuration that points at it.
+func newDatabase(tb testing.TB, admin *sql.DB) *mysql.Config {
+	tb.Helper()
+	name := randomName(tb, "oncelink_t_")
+	if _, err := admin.Exec("CREATE DATABASE `" + name + "` CHARACTER SET utf8mb4"); err != nil {
+		tb.Fatalf("create database: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE IF EXISTS `"+name+"`"); err != nil {
+			tb.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	cfg := baseConfig(tb)
+	cfg.DBName = name
+	return cfg
+}
+
+// newStore returns a store in a new database, migrated unless migrate is
+// false, closed when the test ends.
+func newStore(tb testing.TB, admin *sql.DB, migrate bool, opts ...mysqlstore.Option) (*mysqlstore.Store, *mysql.Config) {
+	tb.Helper()
+	cfg := newDatabase(tb, admin)
+	s, err := mysqlstore.Open(cfg, opts...)
+	if err != nil {
+		tb.Fatalf("Open: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	if migrate {
+		if err := s.Migrate(context.Background()); err != nil {
+			tb.Fatalf("Migrate: %v", err)
+		}
+	}
+	return s, cfg
+}
+
+func TestConformance(t *testing.T) {
+	admin := adminDB(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, _ := newStore(t, admin, true)
+		return s
+	})
+}
+
+func TestOpen(t *testing.T) {
+	cfg := mysql.NewConfig()
+	cfg.Addr, cfg.DBName = "127.0.0.1:1", "none"
+	noDB := mysql.NewConfig()
+	noAutocommit := cfg.Clone()
+	noAutocommit.Params = map[string]string{"autocommit": "0"}
+	tests := []struct {
+		name    string
+		cfg     *mysql.Config
+		opts    []mysqlstore.Option
+		wantErr bool
+	}{
+		{"defaults", cfg, nil, false},
+		{"prefix", cfg, []mysqlstore.Option{mysqlstore.WithTablePrefix("site2_")}, false},
+		{"no prefix", cfg, []mysqlstore.Option{mysqlstore.WithTablePrefix("")}, false},
+		{"upper-case prefix", cfg, []mysqlstore.Option{mysqlstore.WithTablePrefix("Oncelink_")}, true},
+		{"prefix with a quote", cfg, []mysqlstore.Option{mysqlstore.WithTablePrefix("a`b")}, true},
+		{"prefix with a digit first", cfg, []mysqlstore.Option{mysqlstore.WithTablePrefix("1a")}, true},
+		{"prefix too long", cfg, []mysqlstore.Option{mysqlstore.WithTablePrefix(strings.Repeat("a", 33))}, true},
+		{"connections", cfg, []mysqlstore.Option{mysqlstore.WithMaxConns(4)}, false},
+		{"no connections", cfg, []mysqlstore.Option{mysqlstore.WithMaxConns(0)}, true},
+		{"too many connections", cfg, []mysqlstore.Option{mysqlstore.WithMaxConns(1001)}, true},
+		{"nil option", cfg, []mysqlstore.Option{nil}, true},
+		{"no database", noDB, nil, true},
+		{"autocommit off", noAutocommit, nil, true},
+		{"no configuration", nil, nil, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := mysqlstore.Open(tc.cfg, tc.opts...)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Open error = %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil && !errors.Is(err, store.ErrInvalid) {
+				t.Fatalf("Open error = %v, want ErrInvalid", err)
+			}
+			if s != nil {
+				s.Close()
+			}
+		})
+	}
+	if cfg.ParseTime || cfg.Timeout != 0 {
+		t.Fatal("Open changed the caller's configuration")
+	}
+}
+
+// TestMigrateConcurrent migrates one fresh database from four stores at
+// once, then again: every call succeeds and each migration is applied once.
+func TestMigrateConcurrent(t *testing.T) {
+	admin := adminDB(t)
+	s, cfg := newStore(t, admin, false)
+	ctx := context.Background()
+	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Ping before Migrate: %v, want ErrUnavailable", err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			// Each goroutine has its own store, as separate processes would.
+			st, err := mysqlstore.Open(cfg)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer st.Close()
+			errs[i] = st.Migrate(ctx)
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("Migrate %d: %v", i, err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate again: %v", err)
+	}
+	var applied, distinct int
+	err := admin.QueryRow("SELECT COUNT(*), COUNT(DISTINCT version) FROM `"+cfg.DBName+"`.oncelink_migrations").Scan(&applied, &distinct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if applied == 0 || applied != distinct {
+		t.Fatalf("the migrations table holds %d rows for %d versions", applied, distinct)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping after Migrate: %v", err)
+	}
+	recs, reqs := storetest.Tokens(t, 3, "mig")
+	if err := s.Insert(ctx, recs); err != nil {
+		t.Fatalf("Insert: %v", err)
+	}
+	if _, err := s.Consume(ctx, reqs[0]); err != nil {
+		t.Fatalf("Consume: %v", err)
+	}
+}
+
+// TestMigrateResumes: MariaDB commits each DDL statement on its own, so a
+// migration can stop half-way; the next Migrate completes it.
+func TestMigrateResumes(t *testing.T) {
+	admin := adminDB(t)
+	s, cfg := newStore(t, admin, true)
+	ctx := context.Background()
+	db := "`" + cfg.DBName + "`."
+	for _, q := range []string{
+		"DELETE FROM " + db + "oncelink_migrations",
+		"DROP PROCEDURE " + db + "oncelink_consume",
+		"DROP TABLE " + db + "oncelink_events",
+	} {
+		if _, err := admin.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Ping of a half-migrated store: %v, want ErrUnavailable", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	recs, reqs := storetest.Tokens(t, 1, "resume")
+	if err := s.Insert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Consume(ctx, reqs[0]); err != nil {
+		t.Fatalf("Consume: %v", err)
+	}
+	if err := s.Append(ctx, store.Event{At: time.Now(), Kind: store.EventRefused, Reason: "r"}); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+}
+
+// TestNotMigrated: a store over tables that were never created fails every
+// operation with ErrUnavailable and says why.
+func TestNotMigrated(t *testing.T) {
+	s, _ := newStore(t, adminDB(t), false)
+	ctx := context.Background()
+	recs, reqs := storetest.Tokens(t, 1, "")
+	checks := map[string]error{
+		"Insert": s.Insert(ctx, recs),
+		"Ping":   s.Ping(ctx),
+		"Consume": func() error {
+			_, err := s.Consume(ctx, reqs[0])
+			return err
+		}(),
+		"Peek": func() error {
+			_, err := s.Peek(ctx, reqs[0])
+			return err
+		}(),
+		"Get": func() error {
+			_, err := s.Get(ctx, recs[0].ID)
+			return err
+		}(),
+		"Revoke": func() error {
+			_, err := s.Revoke(ctx, store.Filter{All: true}, time.Now())
+			return err
+		}(),
+	}
+	for name, err := range checks {
+		if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "not migrated") {
+			t.Errorf("%s on an unmigrated database: %v, want ErrUnavailable saying it is not migrated", name, err)
+		}
+	}
+}
+
+// TestTablePrefix: two stores with different prefixes share one database
+// and see nothing of each other. The second has no prefix at all, so its
+// procedures are named check, consume and fail, which MariaDB reserves
+// unquoted.
+func TestTablePrefix(t *testing.T) {
+	admin := adminDB(t)
+	a, cfg := newStore(t, admin, true)
+	b, err := mysqlstore.Open(cfg, mysqlstore.WithTablePrefix(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	if err := b.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs, reqs := storetest.Tokens(t, 2, "p")
+	if err := a.Insert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Insert(ctx, recs[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Consume(ctx, reqs[1]); err != nil {
+		t.Fatalf("Consume without a prefix: %v", err)
+	}
+	if _, err := b.Fail(ctx, recs[1].ID, time.Now(), 5); err != nil {
+		t.Fatalf("Fail without a prefix: %v", err)
+	}
+	if err := b.Freeze(ctx, store.Hold{Scope: store.ScopeGlobal, Since: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Count(ctx, store.Filter{All: true}); err != nil || n != 1 {
+		t.Fatalf("the store without a prefix counts %d records (%v), want 1", n, err)
+	}
+	if _, err := a.Peek(ctx, reqs[1]); err != nil {
+		t.Fatalf("Peek in the first store of a record consumed in the second: %v", err)
+	}
+	if holds, err := a.Holds(ctx); err != nil || len(holds) != 0 {
+		t.Fatalf("the first prefix has holds %v (%v), want none", holds, err)
+	}
+}
+
+// TestExactKeys: members, batches and purposes are compared byte for byte:
+// no case or accent folding, and no trailing-space padding (MariaDB's
+// utf8mb4_bin would let "ann" match "ann ").
+func TestExactKeys(t *testing.T) {
+	s, _ := newStore(t, adminDB(t), true)
+	ctx := context.Background()
+	now := store.Micro(time.Now())
+	members := []string{"ann", "ann ", "Ann", "ånn", "ann\u0301", "😀 ann"}
+	recs, reqs := storetest.Tokens(t, len(members), "")
+	for i := range recs {
+		recs[i].Member, recs[i].Batch, recs[i].Purpose = members[i], members[i], members[i]
+		recs[i].Recipient = members[i] + "@example.org"
+	}
+	if err := s.Insert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		g, err := s.Get(ctx, r.ID)
+		if err != nil || g.Member != r.Member || g.Batch != r.Batch || g.Purpose != r.Purpose || g.Recipient != r.Recipient {
+			t.Fatalf("Get %q: %+v, %v", members[i], g, err)
+		}
+	}
+	for _, f := range []store.Filter{{Members: []string{"ann"}}, {Batches: []string{"ann"}}, {Purpose: "ann"}} {
+		if n, err := s.Count(ctx, f); err != nil || n != 1 {
+			t.Fatalf("Count(%+v) = %d, %v; want 1", f, n, err)
+		}
+	}
+	for _, h := range []store.Hold{{Scope: store.ScopeMember, Key: "ann", Since: now}, {Scope: store.ScopeBatch, Key: "ann", Since: now}} {
+		if err := s.Freeze(ctx, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Watermark(ctx, "ann", now.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range reqs {
+		_, err := s.Peek(ctx, reqs[i])
+		want := error(nil)
+		if i == 0 {
+			want = store.ErrRevoked
+		}
+		if !errors.Is(err, want) && !(want == nil && err == nil) {
+			t.Errorf("Peek of %q: %v, want %v", members[i], err, want)
+		}
+	}
+	holds, err := s.Holds(ctx)
+	if err != nil || len(holds) != 2 {
+		t.Fatalf("Holds = %v, %v; want the two holds on \"ann\"", holds, err)
+	}
+}

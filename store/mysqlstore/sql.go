@@ -1,0 +1,126 @@
+package mysqlstore
+
+import "strings"
+
+// The SQL of the store, each text once, with {tokens}, {guards}, {events},
+// {migrations}, {check}, {consume} and {fail} standing for the quoted names
+// of the store's tables and procedures (the prefix and the name, in
+// backquotes). Every value reaches the server as a bound parameter; only
+// the validated prefix is written into the text.
+
+// recordCols are the columns scanRecord reads, in its order; the check
+// procedure returns the same columns after the outcome.
+const recordCols = "id, member, purpose, batch, recipient, secret_hash, state, issued_at, expires_at, " +
+	"status, failures, consumed_at, revoked_at, c_identity, c_ip, c_user_agent, c_session"
+
+// insertCols are the columns Insert writes; the store fills the others.
+const insertCols = "id, member, purpose, batch, recipient, secret_hash, state, issued_at, expires_at"
+
+// eventCols are the columns Append writes.
+const eventCols = "occurred_at, kind, reason, token_id, member, batch, purpose, identity, ip, user_agent, session, count, actor, detail"
+
+const (
+	sqlGet     = `SELECT ` + recordCols + ` FROM {tokens} WHERE id = ?`
+	sqlPeek    = `CALL {check}(?, ?, ?, ?, NULL)`
+	sqlConsume = `CALL {consume}(?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlFail    = `CALL {fail}(?, ?, ?)`
+	sqlInsert  = `INSERT INTO {tokens} (` + insertCols + `) VALUES `
+	sqlAppend  = `INSERT INTO {events} (` + eventCols + `) VALUES `
+	sqlRevoke  = `UPDATE {tokens} SET status = 3, revoked_at = ? WHERE status <> 3 AND `
+	sqlRecords = `SELECT ` + recordCols + ` FROM {tokens} WHERE `
+	sqlCount   = `SELECT COUNT(*) FROM {tokens} WHERE `
+	// A watermark never moves back: GREATEST keeps the later cutoff.
+	sqlWatermark = `INSERT INTO {guards} (scope, k, cutoff) VALUES (?, ?, ?)
+ON DUPLICATE KEY UPDATE cutoff = GREATEST(COALESCE(cutoff, VALUES(cutoff)), VALUES(cutoff))`
+	sqlMarks = `SELECT k, cutoff FROM {guards} WHERE cutoff IS NOT NULL ORDER BY scope, k`
+	// A hold in place keeps its since and reason; held is assigned last,
+	// so that the IFs read the row as it was.
+	sqlFreeze = `INSERT INTO {guards} (scope, k, held, since, reason) VALUES (?, ?, TRUE, ?, ?)
+ON DUPLICATE KEY UPDATE since = IF(held, since, VALUES(since)), reason = IF(held, reason, VALUES(reason)), held = TRUE`
+	// A thawed guard keeps its row, so that a watermark on the same key is
+	// never touched by a thaw.
+	sqlThaw  = `UPDATE {guards} SET held = FALSE, since = NULL, reason = NULL WHERE scope = ? AND k = ? AND held`
+	sqlHolds = `SELECT scope, k, since, reason FROM {guards} WHERE held ORDER BY scope, k`
+	// Purge runs these in one transaction, in this order: tokens, then
+	// guards, the order in which Consume locks them.
+	sqlPurgeTokens = `DELETE FROM {tokens} WHERE expires_at < ?`
+	sqlPurgeEvents = `DELETE FROM {events} WHERE occurred_at < ?`
+	sqlPurgeGuards = `DELETE FROM {guards} WHERE NOT held AND cutoff IS NULL`
+	sqlPing        = `SELECT COALESCE(MAX(version), 0) FROM {migrations}`
+
+	sqlMigrationsTable = `CREATE TABLE IF NOT EXISTS {migrations} (
+    version    INT          NOT NULL PRIMARY KEY,
+    name       VARCHAR(255) NOT NULL,
+    applied_at DATETIME(6)  NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_nopad_bin`
+	sqlMigrationsDone   = `SELECT version FROM {migrations}`
+	sqlMigrationApplied = `INSERT INTO {migrations} (version, name) VALUES (?, ?)`
+	sqlGetLock          = `SELECT GET_LOCK(?, ?)`
+	sqlReleaseLock      = `SELECT RELEASE_LOCK(?)`
+)
+
+// The three branches' select lists, in one column order, each with the
+// names the outer ORDER BY uses.
+const (
+	sqlEventsIssued = `(SELECT t.issued_at AS at, 0 AS ord, t.id AS kid, 0 AS kseq, 'issued' AS kind, '' AS reason,
+	t.id AS token_id, t.member AS member, t.batch AS batch, t.purpose AS purpose, '' AS identity, '' AS ip,
+	'' AS user_agent, '' AS session, 0 AS count, '' AS actor, t.recipient AS detail
+FROM {tokens} t WHERE TRUE`
+	sqlEventsConsumed = `(SELECT t.consumed_at AS at, 1 AS ord, t.id AS kid, 0 AS kseq, 'consumed' AS kind, '' AS reason,
+	t.id AS token_id, t.member AS member, t.batch AS batch, t.purpose AS purpose,
+	COALESCE(t.c_identity, '') AS identity, COALESCE(t.c_ip, '') AS ip, COALESCE(t.c_user_agent, '') AS user_agent,
+	COALESCE(t.c_session, '') AS session, 0 AS count, '' AS actor, '' AS detail
+FROM {tokens} t WHERE t.consumed_at IS NOT NULL`
+	sqlEventsAppended = `(SELECT e.occurred_at AS at, 2 AS ord, NULL AS kid, e.seq AS kseq, e.kind AS kind, e.reason AS reason,
+	e.token_id AS token_id, e.member AS member, e.batch AS batch, e.purpose AS purpose, e.identity AS identity,
+	e.ip AS ip, e.user_agent AS user_agent, e.session AS session, e.count AS count, e.actor AS actor, e.detail AS detail
+FROM {events} e WHERE TRUE`
+)
+
+// statements holds the store's SQL with its prefix in place.
+type statements struct {
+	get, peek, consume, fail, insert, append, revoke, records, count string
+	watermark, marks, freeze, thaw, holds                            string
+	purgeTokens, purgeEvents, purgeGuards, ping                      string
+	migrationsTable, migrationsDone, migrationApplied                string
+	insertOne, insertChunk                                           string
+	eventsIssued, eventsConsumed, eventsAppended                     string
+}
+
+// names returns the replacer of the names in the store's SQL, for prefix.
+func names(prefix string) *strings.Replacer {
+	var pairs []string
+	for _, n := range []string{"tokens", "guards", "events", "migrations", "check", "consume", "fail"} {
+		pairs = append(pairs, "{"+n+"}", "`"+prefix+n+"`")
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+func prepare(prefix string) statements {
+	f := names(prefix).Replace
+	return statements{
+		get: f(sqlGet), peek: f(sqlPeek), consume: f(sqlConsume), fail: f(sqlFail),
+		insert: f(sqlInsert), append: f(sqlAppend), revoke: f(sqlRevoke),
+		records: f(sqlRecords), count: f(sqlCount),
+		watermark: f(sqlWatermark), marks: f(sqlMarks), freeze: f(sqlFreeze), thaw: f(sqlThaw), holds: f(sqlHolds),
+		purgeTokens: f(sqlPurgeTokens), purgeEvents: f(sqlPurgeEvents), purgeGuards: f(sqlPurgeGuards), ping: f(sqlPing),
+		migrationsTable: f(sqlMigrationsTable), migrationsDone: f(sqlMigrationsDone), migrationApplied: f(sqlMigrationApplied),
+		insertOne:    f(sqlInsert) + rows(1, 9),
+		insertChunk:  f(sqlInsert) + rows(insertChunk, 9),
+		eventsIssued: f(sqlEventsIssued), eventsConsumed: f(sqlEventsConsumed), eventsAppended: f(sqlEventsAppended),
+	}
+}
+
+// rows returns n parenthesised rows of k placeholders each.
+func rows(n, k int) string {
+	row := "(" + strings.Repeat("?, ", k-1) + "?)"
+	var b strings.Builder
+	b.Grow(n * (len(row) + 2))
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}

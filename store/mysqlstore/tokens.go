@@ -1,0 +1,314 @@
+package mysqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/oncelink/oncelink/store"
+)
+
+// insertChunk is the number of rows of one multi-row INSERT: 9 parameters
+// a row, far below the protocol's 65,535, and about 100 KB a statement.
+const insertChunk = 500
+
+// Outcome codes of the check procedure, in contract order.
+const (
+	outcomeOK      = 0
+	outcomeSecret  = 2
+	outcomeRevoked = 3
+	outcomeUsed    = 4
+	outcomeExpired = 5
+	outcomeFrozen  = 6
+	outcomeStale   = 7
+	// outcomeChanged: Consume's UPDATE changed nothing, yet the record now
+	// passes every check (possible under READ COMMITTED, if a hold was
+	// lifted in between): Consume runs again.
+	outcomeChanged = 8
+)
+
+var outcomeErr = map[int]error{
+	outcomeSecret:  store.ErrSecret,
+	outcomeRevoked: store.ErrRevoked,
+	outcomeUsed:    store.ErrUsed,
+	outcomeExpired: store.ErrExpired,
+	outcomeFrozen:  store.ErrFrozen,
+	outcomeStale:   store.ErrStale,
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// scanRecord reads recordCols, after the destinations in prefix.
+func scanRecord(row scanner, r *store.Record, prefix ...any) error {
+	var (
+		id, secret            []byte
+		consumed, revoked     sql.NullTime
+		identity, ip, ua, sid sql.NullString
+		status                int
+	)
+	dest := append(prefix, &id, &r.Member, &r.Purpose, &r.Batch, &r.Recipient, &secret, &r.State,
+		&r.IssuedAt, &r.ExpiresAt, &status, &r.Failures, &consumed, &revoked, &identity, &ip, &ua, &sid)
+	if err := row.Scan(dest...); err != nil {
+		return err
+	}
+	if len(id) != 16 || len(secret) != 32 {
+		return fmt.Errorf("malformed record: id of %d bytes, secret hash of %d", len(id), len(secret))
+	}
+	r.ID = store.FormatID([16]byte(id))
+	copy(r.SecretHash[:], secret)
+	r.IssuedAt, r.ExpiresAt = r.IssuedAt.UTC(), r.ExpiresAt.UTC()
+	r.Status = store.Status(status)
+	if consumed.Valid {
+		r.ConsumedAt = consumed.Time.UTC()
+	}
+	if revoked.Valid {
+		r.RevokedAt = revoked.Time.UTC()
+	}
+	r.Consumer = store.Presentation{Identity: identity.String, IP: ip.String, UserAgent: ua.String, Session: sid.String}
+	return nil
+}
+
+// Insert implements [store.Tokens]. Up to insertChunk records go in one
+// INSERT statement; more go in chunks of insertChunk rows inside one
+// transaction. Either way the insert is all or nothing.
+func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
+	if err := ctx.Err(); err != nil {
+		return s.unavailable("insert", err)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := store.ValidateInsert(recs); err != nil {
+		return err
+	}
+	err := retry(ctx, func() error {
+		if len(recs) <= insertChunk {
+			return s.insertChunk(ctx, nil, recs)
+		}
+		return s.inTx(ctx, func(tx *sql.Tx) error {
+			for i := 0; i < len(recs); i += insertChunk {
+				if err := s.insertChunk(ctx, tx, recs[i:min(i+insertChunk, len(recs))]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if errNumber(err) == erDupEntry {
+		return fmt.Errorf("%w: mysqlstore: an id is already held", store.ErrDuplicate)
+	}
+	if err != nil {
+		return s.unavailable("insert", err)
+	}
+	return nil
+}
+
+// insertChunk inserts up to insertChunk records in one statement, in tx
+// when it is not nil. A single record and a full chunk use prepared
+// statements.
+func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, recs []store.Record) error {
+	args := make([]any, 0, 9*len(recs))
+	for i := range recs {
+		r := &recs[i]
+		id, _ := store.ParseID(r.ID)
+		args = append(args, id[:], r.Member, r.Purpose, r.Batch, r.Recipient, r.SecretHash[:], stateArg(r.State),
+			store.Micro(r.IssuedAt), store.Micro(r.ExpiresAt))
+	}
+	var query string
+	switch len(recs) {
+	case 1:
+		query = s.sql.insertOne
+	case insertChunk:
+		query = s.sql.insertChunk
+	default:
+		_, err := execer(s.db, tx).ExecContext(ctx, s.sql.insert+rows(len(recs), 9), args...)
+		return err
+	}
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	if tx != nil {
+		st = tx.StmtContext(ctx, st)
+	}
+	_, err = st.ExecContext(ctx, args...)
+	return err
+}
+
+type execerContext interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+func execer(db *sql.DB, tx *sql.Tx) execerContext {
+	if tx != nil {
+		return tx
+	}
+	return db
+}
+
+// inTx runs fn in a transaction and commits it, or rolls it back if fn or
+// the commit fails.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Get implements [store.Tokens].
+func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, s.unavailable("get", err)
+	}
+	key, ok := store.ParseID(id)
+	if !ok {
+		return store.Record{}, store.ErrNotFound
+	}
+	st, err := s.stmt(ctx, s.sql.get)
+	if err != nil {
+		return store.Record{}, s.unavailable("get", err)
+	}
+	var r store.Record
+	if err := scanRecord(st.QueryRowContext(ctx, key[:]), &r); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.Record{}, store.ErrNotFound
+		}
+		return store.Record{}, s.unavailable("get", err)
+	}
+	return r, nil
+}
+
+// call runs one of the procedures that return the check row, reads the
+// row, and reads the procedure's status to its end, so that a failure
+// after the row (a commit that failed, a lost connection) is an error and
+// never a success. found is false when the record does not exist.
+func (s *Store) call(ctx context.Context, query string, r *store.Record, args ...any) (outcome int, found bool, err error) {
+	err = retry(ctx, func() error {
+		st, err := s.stmt(ctx, query)
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		found = false
+		for rows.Next() {
+			if found {
+				return errors.New("more than one record for one id")
+			}
+			if err := scanRecord(rows, r, &outcome); err != nil {
+				return err
+			}
+			found = true
+		}
+		for rows.NextResultSet() {
+			for rows.Next() {
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return rows.Close()
+	})
+	return outcome, found, err
+}
+
+// Peek implements [store.Tokens]: the check procedure, one round trip.
+func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, s.unavailable("peek", err)
+	}
+	if err := req.Validate(); err != nil {
+		return store.Record{}, err
+	}
+	id, ok := store.ParseID(req.ID)
+	if !ok {
+		return store.Record{}, store.ErrNotFound
+	}
+	var r store.Record
+	outcome, found, err := s.call(ctx, s.sql.peek, &r, id[:], req.SecretHash[:], store.Micro(req.At), stateArg(req.State))
+	return s.result("peek", r, outcome, found, err)
+}
+
+// consumeAttempts bounds how often Consume runs again when the record
+// passed every check just after its UPDATE found it failing one.
+const consumeAttempts = 3
+
+// Consume implements [store.Tokens] with one CALL, one round trip: the
+// consume procedure runs the UPDATE whose WHERE clause holds every check,
+// then, in the same transaction, the check procedure, which returns the
+// record with the outcome in contract order. See the package
+// documentation.
+func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, s.unavailable("consume", err)
+	}
+	if err := req.Validate(); err != nil {
+		return store.Record{}, err
+	}
+	id, ok := store.ParseID(req.ID)
+	if !ok {
+		return store.Record{}, store.ErrNotFound
+	}
+	p := &req.Presentation
+	for range consumeAttempts {
+		var r store.Record
+		outcome, found, err := s.call(ctx, s.sql.consume, &r, id[:], req.SecretHash[:], store.Micro(req.At), stateArg(req.State),
+			nullable(p.Identity), nullable(p.IP), nullable(p.UserAgent), nullable(p.Session))
+		if err != nil || outcome != outcomeChanged {
+			return s.result("consume", r, outcome, found, err)
+		}
+	}
+	return store.Record{}, fmt.Errorf("%w: mysqlstore: consume: the record changed during every attempt", store.ErrUnavailable)
+}
+
+// result turns what the check procedure returned into Peek's and
+// Consume's answer.
+func (s *Store) result(op string, r store.Record, outcome int, found bool, err error) (store.Record, error) {
+	switch {
+	case err != nil:
+		return store.Record{}, s.unavailable(op, err)
+	case !found:
+		return store.Record{}, store.ErrNotFound
+	case outcome == outcomeOK:
+		return r, nil
+	}
+	if oe, ok := outcomeErr[outcome]; ok {
+		return r, oe
+	}
+	return store.Record{}, fmt.Errorf("%w: mysqlstore: %s: unexpected outcome %d", store.ErrUnavailable, op, outcome)
+}
+
+// Fail implements [store.Tokens] with one CALL: the fail procedure counts
+// the failure and returns the record in the same transaction.
+func (s *Store) Fail(ctx context.Context, id string, at time.Time, max int) (store.Record, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Record{}, s.unavailable("fail", err)
+	}
+	key, ok := store.ParseID(id)
+	if !ok {
+		return store.Record{}, store.ErrNotFound
+	}
+	if max < 0 || max > 1<<30 {
+		return store.Record{}, fmt.Errorf("%w: mysqlstore: fail limit out of range", store.ErrInvalid)
+	}
+	var r store.Record
+	_, found, err := s.call(ctx, s.sql.fail, &r, key[:], store.Micro(at), max)
+	switch {
+	case err != nil:
+		return store.Record{}, s.unavailable("fail", err)
+	case !found:
+		return store.Record{}, store.ErrNotFound
+	}
+	return r, nil
+}
