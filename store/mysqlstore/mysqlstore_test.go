@@ -212,7 +212,9 @@ func TestMigrateResumes(t *testing.T) {
 	for _, q := range []string{
 		"DELETE FROM " + db + "oncelink_migrations",
 		"DROP PROCEDURE " + db + "oncelink_consume",
+		"DROP PROCEDURE " + db + "oncelink_hit",
 		"DROP TABLE " + db + "oncelink_events",
+		"DROP TABLE " + db + "oncelink_hits",
 	} {
 		if _, err := admin.Exec(q); err != nil {
 			t.Fatal(err)
@@ -236,6 +238,9 @@ func TestMigrateResumes(t *testing.T) {
 	}
 	if err := s.Append(ctx, store.Event{At: time.Now(), Kind: store.EventRefused, Reason: "r"}); err != nil {
 		t.Fatalf("Append: %v", err)
+	}
+	if _, err := s.Hit(ctx, "resume", time.Minute, time.Now()); err != nil {
+		t.Fatalf("Hit: %v", err)
 	}
 }
 
@@ -315,9 +320,10 @@ func TestTablePrefix(t *testing.T) {
 	}
 }
 
-// TestExactKeys: members, batches and purposes are compared byte for byte:
-// no case or accent folding, and no trailing-space padding (MariaDB's
-// utf8mb4_bin would let "ann" match "ann ").
+// TestExactKeys: members, batches and purposes are compared byte for byte,
+// in filters, holds, watermarks and a token's claims: no case or accent
+// folding, and no trailing-space padding (MariaDB's utf8mb4_bin would let
+// "ann" match "ann ").
 func TestExactKeys(t *testing.T) {
 	s, _ := newStore(t, adminDB(t), true)
 	ctx := context.Background()
@@ -328,8 +334,27 @@ func TestExactKeys(t *testing.T) {
 		recs[i].Member, recs[i].Batch, recs[i].Purpose = members[i], members[i], members[i]
 		recs[i].Recipient = members[i] + "@example.org"
 	}
+	for i := range reqs {
+		reqs[i].Member, reqs[i].Batch, reqs[i].Purpose = members[i], members[i], members[i]
+	}
 	if err := s.Insert(ctx, recs); err != nil {
 		t.Fatal(err)
+	}
+	// A token's claims are its record's byte for byte, or it is refused as
+	// a forgery.
+	for i := range reqs {
+		other := members[(i+1)%len(members)]
+		for _, edit := range []func(*store.ConsumeRequest){
+			func(r *store.ConsumeRequest) { r.Member = other },
+			func(r *store.ConsumeRequest) { r.Batch = other },
+			func(r *store.ConsumeRequest) { r.Purpose = other },
+		} {
+			req := reqs[i]
+			edit(&req)
+			if _, err := s.Peek(ctx, req); !errors.Is(err, store.ErrSecret) {
+				t.Fatalf("Peek of %q claiming %q: %v, want ErrSecret", members[i], other, err)
+			}
+		}
 	}
 	for i, r := range recs {
 		g, err := s.Get(ctx, r.ID)
