@@ -244,6 +244,67 @@ func TestMigrateResumes(t *testing.T) {
 	}
 }
 
+// TestMigrateUpgrade: tables at version 1, holding records in every state,
+// are upgraded by Migrate; until then the store's calls fail and say why.
+// The records keep their state, and the checks, the failure count and the
+// counters of version 2 work on them.
+func TestMigrateUpgrade(t *testing.T) {
+	admin := adminDB(t)
+	s, cfg := newStore(t, admin, false)
+	ctx := context.Background()
+	if err := mysqlstore.MigrateTo(ctx, s, 1); err != nil {
+		t.Fatalf("Migrate to version 1: %v", err)
+	}
+	recs, reqs := storetest.Tokens(t, 4, "up")
+	if err := s.Insert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := store.ParseID(recs[0].ID)
+	if _, err := admin.Exec("UPDATE `"+cfg.DBName+"`.oncelink_tokens SET status = 2, consumed_at = NOW(6) WHERE id = ?", id[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Revoke(ctx, store.Filter{IDs: []string{recs[1].ID}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Fail(ctx, recs[2].ID, time.Now(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Ping at version 1: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Consume(ctx, reqs[3]); !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "call Migrate") {
+		t.Fatalf("Consume at version 1: %v, want ErrUnavailable asking for Migrate", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	mismatched := reqs[2]
+	mismatched.Confirmation = store.Mismatched
+	for _, tc := range []struct {
+		name     string
+		req      store.ConsumeRequest
+		want     error
+		failures int
+	}{
+		{"consumed", reqs[0], store.ErrUsed, 0},
+		{"revoked", reqs[1], store.ErrRevoked, 0},
+		{"counted, mismatched", mismatched, store.ErrMismatch, 2},
+		{"counted", reqs[2], nil, 2},
+		{"outstanding", reqs[3], nil, 0},
+	} {
+		r, err := s.Consume(ctx, tc.req)
+		if !errors.Is(err, tc.want) || tc.want == nil && err != nil || r.Failures != tc.failures {
+			t.Fatalf("Consume of the %s record: %v with %d failures, want %v with %d", tc.name, err, r.Failures, tc.want, tc.failures)
+		}
+	}
+	if n, err := s.Hit(ctx, "up", time.Minute, time.Now()); err != nil || n != 1 {
+		t.Fatalf("Hit = %d, %v; want 1", n, err)
+	}
+}
+
 // TestNotMigrated: a store over tables that were never created fails every
 // operation with ErrUnavailable and says why.
 func TestNotMigrated(t *testing.T) {
