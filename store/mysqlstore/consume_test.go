@@ -226,8 +226,8 @@ func (c countingConn) Write(p []byte) (int, error) {
 }
 
 // TestConsumeRoundTrips counts the commands each call sends on a warm
-// connection: one for Consume, whether it succeeds or is refused, one for
-// Peek, Get and Fail.
+// connection: one for Consume, whether it succeeds, is refused or counts a
+// mismatch, one for Peek, Get, Fail and Hit.
 func TestConsumeRoundTrips(t *testing.T) {
 	cfg := newDatabase(t, adminDB(t))
 	var writes atomic.Int64
@@ -251,11 +251,15 @@ func TestConsumeRoundTrips(t *testing.T) {
 	if err := s.Insert(ctx, recs[:3]); err != nil {
 		t.Fatal(err)
 	}
+	unconfirmed, mismatched := reqs[2], reqs[2]
+	unconfirmed.Confirmation, mismatched.Confirmation = store.Unconfirmed, store.Mismatched
 	// Warm up: prepare every statement on the one connection.
 	s.Peek(ctx, reqs[3])
+	s.Peek(ctx, unconfirmed)
 	s.Consume(ctx, reqs[3])
 	s.Get(ctx, recs[3].ID)
 	s.Fail(ctx, recs[3].ID, time.Now(), 0)
+	s.Hit(ctx, "warm", time.Minute, time.Now())
 	count := func(what string, fn func() error, wantErr error) {
 		t.Helper()
 		before := writes.Load()
@@ -273,25 +277,39 @@ func TestConsumeRoundTrips(t *testing.T) {
 	count("Consume of an unknown token", func() error { _, err := s.Consume(ctx, reqs[3]); return err }, store.ErrNotFound)
 	count("Get", func() error { _, err := s.Get(ctx, recs[1].ID); return err }, nil)
 	count("Fail", func() error { _, err := s.Fail(ctx, recs[1].ID, time.Now(), 5); return err }, nil)
+	count("Peek unconfirmed", func() error { _, err := s.Peek(ctx, unconfirmed); return err }, nil)
+	count("Peek mismatched", func() error { _, err := s.Peek(ctx, mismatched); return err }, store.ErrMismatch)
+	count("Consume mismatched", func() error { _, err := s.Consume(ctx, mismatched); return err }, store.ErrMismatch)
+	used := reqs[0]
+	used.Confirmation = store.Mismatched
+	count("Consume mismatched of a used token", func() error { _, err := s.Consume(ctx, used); return err }, store.ErrUsed)
+	count("Hit", func() error { _, err := s.Hit(ctx, "k", time.Minute, time.Now()); return err }, nil)
 }
 
 // TestConsumeLostRow holds the row lock of a record in another transaction
 // that consumes, revokes, or counts a failure on it, lets Consume wait for
 // the lock, then commits: Consume must report what the other transaction
-// did, or succeed when it left the record consumable.
+// did, or succeed when it left the record consumable; a mismatched Consume
+// gets the same answer, or ErrMismatch, and its failure is counted on top
+// of the other transaction's.
 func TestConsumeLostRow(t *testing.T) {
 	admin := adminDB(t)
 	s, cfg := newStore(t, admin, true)
 	ctx := context.Background()
 	tokens := "`" + cfg.DBName + "`.oncelink_tokens"
 	tests := []struct {
-		name    string
-		set     string
-		wantErr error
+		name         string
+		set          string
+		confirmation store.Confirmation
+		wantErr      error
+		failures     int
 	}{
-		{"consumed", "status = 2, consumed_at = NOW(6)", store.ErrUsed},
-		{"revoked", "status = 3, revoked_at = NOW(6)", store.ErrRevoked},
-		{"failure counted", "failures = failures + 1", nil},
+		{"consumed", "status = 2, consumed_at = NOW(6)", store.Confirmed, store.ErrUsed, 0},
+		{"revoked", "status = 3, revoked_at = NOW(6)", store.Confirmed, store.ErrRevoked, 0},
+		{"failure counted", "failures = failures + 1", store.Confirmed, nil, 1},
+		{"consumed, mismatched", "status = 2, consumed_at = NOW(6)", store.Mismatched, store.ErrUsed, 1},
+		{"revoked, mismatched", "status = 3, revoked_at = NOW(6)", store.Mismatched, store.ErrRevoked, 1},
+		{"failure counted, mismatched", "failures = failures + 1", store.Mismatched, store.ErrMismatch, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -310,7 +328,9 @@ func TestConsumeLostRow(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() {
-				_, err := s.Consume(ctx, reqs[0])
+				req := reqs[0]
+				req.Confirmation = tc.confirmation
+				_, err := s.Consume(ctx, req)
 				done <- err
 			}()
 			waitForLockWait(t, admin, cfg.DBName)
@@ -321,12 +341,18 @@ func TestConsumeLostRow(t *testing.T) {
 			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 				t.Fatalf("Consume after losing the row: %v, want %v", err, tc.wantErr)
 			}
+			if r, err := s.Get(ctx, recs[0].ID); err != nil || r.Failures != tc.failures {
+				t.Fatalf("after losing the row: %d failures (%v), want %d", r.Failures, err, tc.failures)
+			}
 		})
 	}
 }
 
 // waitForLockWait waits, for at most ten seconds, until a transaction of a
-// connection to database db waits for a lock.
+// connection to database db waits for a lock. It reads INNODB_TRX at most
+// every 150 ms: the server fills that table from a cache, which it renews
+// only when nobody read it for 100 ms, so faster polling can keep reading
+// the transactions as they were before the wait began.
 func waitForLockWait(t *testing.T, admin *sql.DB, db string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -344,6 +370,62 @@ func waitForLockWait(t *testing.T, admin *sql.DB, db string) {
 		if time.Now().After(deadline) {
 			t.Fatal("Consume never waited for the row lock")
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(150 * time.Millisecond)
+	}
+}
+
+// TestRefusalWrites: a confirmed request that is refused writes the
+// record as a mismatched one does (MariaDB skips an UPDATE that changes no
+// value, so adding 0 failures alone would write nothing), and an
+// unconfirmed one, Peek's or Consume's, writes nothing.
+func TestRefusalWrites(t *testing.T) {
+	admin := adminDB(t)
+	s, cfg := newStore(t, admin, true)
+	ctx := context.Background()
+	recs, reqs := storetest.Tokens(t, 1, "")
+	if err := s.Insert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Consume(ctx, reqs[0]); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := store.ParseID(recs[0].ID)
+	presented := func() (n, failures int) {
+		t.Helper()
+		err := admin.QueryRow("SELECT presented, failures FROM `"+cfg.DBName+"`.oncelink_tokens WHERE id = ?", id[:]).Scan(&n, &failures)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, failures
+	}
+	steps := []struct {
+		name         string
+		peek         bool
+		confirmation store.Confirmation
+		presented    int
+		failures     int
+	}{
+		{"Consume unconfirmed", false, store.Unconfirmed, 0, 0},
+		{"Peek unconfirmed", true, store.Unconfirmed, 0, 0},
+		{"Consume confirmed", false, store.Confirmed, 1, 0},
+		{"Consume mismatched", false, store.Mismatched, 2, 1},
+		{"Peek confirmed", true, store.Confirmed, 3, 1},
+		{"Peek mismatched", true, store.Mismatched, 4, 2},
+	}
+	for _, st := range steps {
+		req := reqs[0]
+		req.Confirmation = st.confirmation
+		var err error
+		if st.peek {
+			_, err = s.Peek(ctx, req)
+		} else {
+			_, err = s.Consume(ctx, req)
+		}
+		if !errors.Is(err, store.ErrUsed) {
+			t.Fatalf("%s: %v, want ErrUsed", st.name, err)
+		}
+		if n, f := presented(); n != st.presented || f != st.failures {
+			t.Fatalf("%s: presented %d, failures %d; want %d and %d", st.name, n, f, st.presented, st.failures)
+		}
 	}
 }

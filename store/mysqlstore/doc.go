@@ -11,8 +11,8 @@
 //	defer st.Close()
 //	if err := st.Migrate(ctx); err != nil { ... }
 //
-// The tables (tokens, guards, events, migrations) and procedures (check,
-// consume, fail) live in the database cfg names, with the prefix
+// The tables (tokens, guards, events, hits, migrations) and procedures
+// (check, consume, fail, hit) live in the database cfg names, with the prefix
 // "oncelink_" unless [WithTablePrefix] names another, so that they sit
 // beside a site's own tables. [Open] works on a copy of cfg and sets what
 // the store relies on: parseTime with UTC times, the utf8mb4 character set,
@@ -24,20 +24,34 @@
 // [Store.Consume] is one CALL of the consume procedure, one round trip on
 // a warm connection (the store prepares its hot statements once a
 // connection): inside one transaction, an UPDATE whose WHERE clause holds
-// every check (status, secret hash, expiry, state, and no hold or
-// watermark on the record's global, batch or member guard, three primary
-// key lookups) marks the record consumed, then the check procedure returns
-// the record with the outcome in contract order (not found, secret,
-// revoked, used, expired, frozen, stale), then the transaction commits. The
-// UPDATE takes the record's row lock and reads the newest committed
-// version of the row; under REPEATABLE READ, InnoDB's default, it also
-// reads the guards with shared locks. So of any number of concurrent
-// consumers in any number of processes exactly one changes the row, and a
-// refusal's outcome is read while those locks are held: it is the reason
-// the UPDATE failed, and nothing changed. A refusal costs the same single
-// round trip as a success. Under READ COMMITTED the outcome is read in a
-// newer snapshot; if that snapshot finds the record consumable (a hold
-// was lifted in between), the CALL runs again, at most three times.
+// every check (status, secret hash, the token's member, purpose and batch,
+// expiry, state, and no hold or watermark on the record's global, batch or
+// member guard, three primary key lookups) marks the record consumed, then
+// the procedure returns the record with the outcome in contract order (not
+// found, secret, revoked, used, expired, frozen, stale, mismatch), then the
+// transaction commits. The UPDATE takes the record's row lock and reads the
+// newest committed version of the row; under REPEATABLE READ, InnoDB's
+// default, it also reads the guards with shared locks. So of any number of
+// concurrent consumers in any number of processes exactly one changes the
+// row, and a refusal's outcome is read while those locks are held: it is
+// the reason the UPDATE failed. A refusal costs the same single round trip
+// as a success. Under READ COMMITTED the outcome is read in a newer
+// snapshot; if that snapshot finds the record consumable (a hold was
+// lifted in between), the CALL runs again, at most three times.
+//
+// A mismatched request ([store.Mismatched]) runs the same UPDATE, which
+// then matches no record; when the UPDATE changed nothing, a confirmed or
+// mismatched request locks the row, adds 1 (mismatched) or 0 (confirmed)
+// to its failures, revoking an issued record at the cap, and judges the
+// record on its state before the count, all in the same transaction. The
+// two write the row alike: MariaDB skips an UPDATE that changes no value,
+// and a transaction that wrote nothing commits without flushing the log,
+// so each such presentation also adds 1 to a column of its own
+// (presented), and a right guess of a settled link's identity costs what
+// a wrong one costs. Concurrent mismatches are each counted once, under
+// the row lock. [Store.Peek] of a confirmed or mismatched request is the
+// same CALL without the UPDATE; of an unconfirmed one, one CALL of the
+// check procedure, which reads and writes nothing else.
 //
 // The driver reads each CALL to the procedure's final status, so a
 // commit that fails after the record was sent (a lost connection, a
@@ -50,48 +64,56 @@
 // was. An operation that InnoDB rolls back as a deadlock victim runs again,
 // at most three times.
 //
-// Peek is one CALL of the check procedure. Fail is one CALL that counts
-// the failure and returns the record in the same transaction. Insert of up
-// to 500 records is one multi-row INSERT; more go in INSERTs of 500 rows
-// inside one transaction, all or nothing. Revoke is one UPDATE; Watermark
-// and Freeze are one upsert of one guards row.
+// Fail is one CALL that counts the failure and returns the record in the
+// same transaction. [Store.Hit] is one CALL of the hit procedure: an
+// upsert of the bucket's row, whose lock makes concurrent hits count one
+// by one, then the bucket's count and the previous bucket's, in one
+// transaction. Insert of up to 500 records is one multi-row INSERT; more
+// go in INSERTs of 500 rows inside one transaction, all or nothing. Revoke
+// is one UPDATE; Watermark and Freeze are one upsert of one guards row.
 //
 // # Migrations
 //
 // [Store.Migrate] applies the SQL files embedded from migrations/
-// (0001_init.sql, ...) that the migrations table does not list yet, while
-// it holds a named lock (GET_LOCK) for the database and prefix: instances
-// that start together migrate once, and the others wait, then find
-// nothing to do. MariaDB commits each DDL statement on its own, so a
-// migration is not atomic; every statement in the files is idempotent, and
-// a migration interrupted half-way is applied again, whole, by the next
-// Migrate. Nothing migrates in [Open]. A store whose tables are not
-// migrated fails every operation with an error wrapping
-// [store.ErrUnavailable] that says so, and [Store.Ping] reports tables older
-// than this package expects.
+// (0001_init.sql, 0002_claims_counters.sql) that the migrations table does
+// not list yet, while it holds a named lock (GET_LOCK) for the database and
+// prefix: instances that start together migrate once, and the others wait,
+// then find nothing to do. MariaDB commits each DDL statement on its own,
+// so a migration is not atomic; every statement in the files is
+// idempotent, and a migration interrupted half-way is applied again, whole,
+// by the next Migrate. Nothing migrates in [Open]. A store whose tables are
+// not migrated, or whose procedures are older than this package, fails
+// every operation that needs them with an error wrapping
+// [store.ErrUnavailable] that says so, and [Store.Ping] reports tables
+// older than this package expects. Version 2 changes the procedures'
+// parameters: once it is applied, instances of an earlier version fail
+// their consumes the same way, so migrate as the new version is deployed.
 //
 // # Security considerations
 //
 // The tables hold the SHA-256 hash of each link's secret, never the token,
 // so a dump of the database opens no account; they do hold personal data
-// (member ids, recipient addresses, and in the ledger presented identities,
-// IP addresses, user agents and session references): grant them like any
-// table of personal data and purge them ([Store.Purge]) once an incident
-// review can no longer need them. Revocations, watermarks and holds are
+// (member ids, recipient addresses, in the ledger presented identities, IP
+// addresses, user agents and session references, and whatever a site puts
+// in its counters' keys): grant them like any table of personal data and
+// purge them ([Store.Purge]) once an incident review can no longer need
+// them. Revocations, watermarks and holds are
 // read by the consume statement itself, under the same locks as the record,
 // so they take effect on the next consume of every process: nothing is
 // cached.
 //
-// Member, batch and purpose are compared byte for byte: every text column
-// uses the utf8mb4_nopad_bin collation, so "ann" matches neither "Ann",
-// "ånn" nor "ann " (MariaDB's utf8mb4_bin pads with spaces, and would
-// freeze or revoke "ann " with "ann").
+// Member, batch and purpose are compared byte for byte, in filters, holds,
+// watermarks and with a token's claims: every text column, and every text
+// parameter the procedures compare, uses the utf8mb4_nopad_bin collation,
+// so "ann" matches neither "Ann", "ånn" nor "ann " (MariaDB's utf8mb4_bin
+// pads with spaces, and would freeze or revoke "ann " with "ann", or take
+// a token re-signed for "ann " as ann's).
 //
 // The procedures run with the caller's privileges (SQL SECURITY INVOKER):
 // they grant nothing. The application's user needs SELECT, INSERT, UPDATE
 // and DELETE on the store's tables and EXECUTE on its procedures (see
-// README.md); only the user that migrates needs CREATE, ALTER ROUTINE and
-// CREATE ROUTINE.
+// README.md); only the user that migrates needs CREATE, ALTER, ALTER
+// ROUTINE and CREATE ROUTINE.
 //
 // Every value reaches the server as a bound parameter; only the table
 // prefix, checked by [WithTablePrefix], is written into the SQL. Error

@@ -3,7 +3,6 @@ package mysqlstore
 import (
 	"context"
 	"database/sql"
-	"fmt"
 
 	"github.com/oncelink/oncelink/store"
 )
@@ -16,9 +15,6 @@ func (s *Store) Freeze(ctx context.Context, h store.Hold) error {
 	}
 	if err := h.Validate(); err != nil {
 		return err
-	}
-	if len(h.Reason) > store.MaxReasonLen {
-		return fmt.Errorf("%w: mysqlstore: hold reason longer than %d bytes", store.ErrInvalid, store.MaxReasonLen)
 	}
 	err := retry(ctx, func() error {
 		_, err := s.db.ExecContext(ctx, s.sql.freeze, int(h.Scope), h.Key, timeArg(h.Since), h.Reason)

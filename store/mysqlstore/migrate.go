@@ -121,6 +121,12 @@ func (s *Store) lockName() string {
 // migration interrupted half-way is applied again, whole, by the next
 // Migrate; every statement of a migration is written to allow that.
 func (s *Store) Migrate(ctx context.Context) error {
+	return s.migrate(ctx, latestVersion())
+}
+
+// migrate applies the migrations not yet applied up to version upTo,
+// under the migration lock.
+func (s *Store) migrate(ctx context.Context, upTo int) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return s.unavailable("migrate", err)
@@ -138,10 +144,10 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return s.unavailable("migrate", fmt.Errorf("another instance held the migration lock for %v", wait.Round(time.Second)))
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), sqlReleaseLock, s.lockName())
-	return s.migrateLocked(ctx, conn)
+	return s.migrateLocked(ctx, conn, upTo)
 }
 
-func (s *Store) migrateLocked(ctx context.Context, conn *sql.Conn) error {
+func (s *Store) migrateLocked(ctx context.Context, conn *sql.Conn, upTo int) error {
 	if _, err := conn.ExecContext(ctx, s.sql.migrationsTable); err != nil {
 		return s.unavailable("migrate", err)
 	}
@@ -164,7 +170,7 @@ func (s *Store) migrateLocked(ctx context.Context, conn *sql.Conn) error {
 	res.Close()
 	named := names(s.prefix)
 	for _, m := range migrations() {
-		if slices.Contains(done, m.version) {
+		if m.version > upTo || slices.Contains(done, m.version) {
 			continue
 		}
 		for _, stmt := range m.statements {

@@ -39,17 +39,31 @@ SELECT 3;
 }
 
 // TestMigrations: every embedded migration splits into statements that
-// each do one thing, and the procedures are created whole.
+// each do one thing, every procedure is dropped before it is created, so
+// that a migration applied again succeeds, and the migrations leave the
+// procedures the store calls.
 func TestMigrations(t *testing.T) {
 	ms := migrations()
 	if len(ms) == 0 || ms[0].version != 1 {
 		t.Fatalf("migrations = %+v", ms)
 	}
-	procs := 0
-	for _, m := range ms {
+	procs := map[string]bool{}
+	for i, m := range ms {
+		if m.version != i+1 {
+			t.Fatalf("migration %s has version %d, want %d", m.name, m.version, i+1)
+		}
+		dropped := map[string]bool{}
 		for _, st := range m.statements {
-			if strings.HasPrefix(st, "CREATE PROCEDURE") {
-				procs++
+			if name, ok := strings.CutPrefix(st, "DROP PROCEDURE IF EXISTS "); ok {
+				dropped[name] = true
+				continue
+			}
+			if rest, ok := strings.CutPrefix(st, "CREATE PROCEDURE "); ok {
+				name, _, _ := strings.Cut(rest, "(")
+				if !dropped[name] {
+					t.Errorf("%s: procedure %s is created without being dropped first", m.name, name)
+				}
+				procs[name] = true
 				continue
 			}
 			if strings.Contains(st, ";") {
@@ -57,7 +71,12 @@ func TestMigrations(t *testing.T) {
 			}
 		}
 	}
-	if procs != 3 {
-		t.Fatalf("%d procedures, want 3 (check, consume, fail)", procs)
+	for _, name := range []string{"{check}", "{consume}", "{fail}", "{hit}"} {
+		if !procs[name] {
+			t.Errorf("no migration creates %s", name)
+		}
+	}
+	if len(procs) != 4 {
+		t.Fatalf("procedures %v, want check, consume, fail and hit", procs)
 	}
 }

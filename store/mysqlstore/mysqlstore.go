@@ -15,8 +15,9 @@ import (
 )
 
 var (
-	_ store.Store  = (*Store)(nil)
-	_ store.Pinger = (*Store)(nil)
+	_ store.Store    = (*Store)(nil)
+	_ store.Pinger   = (*Store)(nil)
+	_ store.Counters = (*Store)(nil)
 )
 
 // Timeouts set on the connections when the configuration leaves them at
@@ -133,11 +134,12 @@ func (s *Store) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 
 // MariaDB error numbers the store tells apart.
 const (
-	erDupEntry       = 1062
-	erNoSuchTable    = 1146
-	erSPDoesNotExist = 1305
-	erBadDB          = 1049
-	erLockDeadlock   = 1213
+	erDupEntry        = 1062
+	erNoSuchTable     = 1146
+	erSPDoesNotExist  = 1305
+	erSPWrongNoOfArgs = 1318
+	erBadDB           = 1049
+	erLockDeadlock    = 1213
 )
 
 func errNumber(err error) uint16 {
@@ -154,6 +156,8 @@ func (s *Store) unavailable(op string, err error) error {
 	switch errNumber(err) {
 	case erNoSuchTable, erSPDoesNotExist:
 		return fmt.Errorf("%w: mysqlstore: %s: the tables with prefix %q are not migrated (call Migrate): %w", store.ErrUnavailable, op, s.prefix, err)
+	case erSPWrongNoOfArgs:
+		return fmt.Errorf("%w: mysqlstore: %s: the procedures with prefix %q are older than this package (call Migrate): %w", store.ErrUnavailable, op, s.prefix, err)
 	}
 	return fmt.Errorf("%w: mysqlstore: %s: %w", store.ErrUnavailable, op, err)
 }

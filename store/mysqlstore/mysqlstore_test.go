@@ -212,7 +212,9 @@ func TestMigrateResumes(t *testing.T) {
 	for _, q := range []string{
 		"DELETE FROM " + db + "oncelink_migrations",
 		"DROP PROCEDURE " + db + "oncelink_consume",
+		"DROP PROCEDURE " + db + "oncelink_hit",
 		"DROP TABLE " + db + "oncelink_events",
+		"DROP TABLE " + db + "oncelink_hits",
 	} {
 		if _, err := admin.Exec(q); err != nil {
 			t.Fatal(err)
@@ -236,6 +238,70 @@ func TestMigrateResumes(t *testing.T) {
 	}
 	if err := s.Append(ctx, store.Event{At: time.Now(), Kind: store.EventRefused, Reason: "r"}); err != nil {
 		t.Fatalf("Append: %v", err)
+	}
+	if _, err := s.Hit(ctx, "resume", time.Minute, time.Now()); err != nil {
+		t.Fatalf("Hit: %v", err)
+	}
+}
+
+// TestMigrateUpgrade: tables at version 1, holding records in every state,
+// are upgraded by Migrate; until then the store's calls fail and say why.
+// The records keep their state, and the checks, the failure count and the
+// counters of version 2 work on them.
+func TestMigrateUpgrade(t *testing.T) {
+	admin := adminDB(t)
+	s, cfg := newStore(t, admin, false)
+	ctx := context.Background()
+	if err := mysqlstore.MigrateTo(ctx, s, 1); err != nil {
+		t.Fatalf("Migrate to version 1: %v", err)
+	}
+	recs, reqs := storetest.Tokens(t, 4, "up")
+	if err := s.Insert(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := store.ParseID(recs[0].ID)
+	if _, err := admin.Exec("UPDATE `"+cfg.DBName+"`.oncelink_tokens SET status = 2, consumed_at = NOW(6) WHERE id = ?", id[:]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Revoke(ctx, store.Filter{IDs: []string{recs[1].ID}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Fail(ctx, recs[2].ID, time.Now(), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Ping at version 1: %v, want ErrUnavailable", err)
+	}
+	if _, err := s.Consume(ctx, reqs[3]); !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "call Migrate") {
+		t.Fatalf("Consume at version 1: %v, want ErrUnavailable asking for Migrate", err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	mismatched := reqs[2]
+	mismatched.Confirmation = store.Mismatched
+	for _, tc := range []struct {
+		name     string
+		req      store.ConsumeRequest
+		want     error
+		failures int
+	}{
+		{"consumed", reqs[0], store.ErrUsed, 0},
+		{"revoked", reqs[1], store.ErrRevoked, 0},
+		{"counted, mismatched", mismatched, store.ErrMismatch, 2},
+		{"counted", reqs[2], nil, 2},
+		{"outstanding", reqs[3], nil, 0},
+	} {
+		r, err := s.Consume(ctx, tc.req)
+		if !errors.Is(err, tc.want) || tc.want == nil && err != nil || r.Failures != tc.failures {
+			t.Fatalf("Consume of the %s record: %v with %d failures, want %v with %d", tc.name, err, r.Failures, tc.want, tc.failures)
+		}
+	}
+	if n, err := s.Hit(ctx, "up", time.Minute, time.Now()); err != nil || n != 1 {
+		t.Fatalf("Hit = %d, %v; want 1", n, err)
 	}
 }
 
@@ -315,9 +381,10 @@ func TestTablePrefix(t *testing.T) {
 	}
 }
 
-// TestExactKeys: members, batches and purposes are compared byte for byte:
-// no case or accent folding, and no trailing-space padding (MariaDB's
-// utf8mb4_bin would let "ann" match "ann ").
+// TestExactKeys: members, batches and purposes are compared byte for byte,
+// in filters, holds, watermarks and a token's claims: no case or accent
+// folding, and no trailing-space padding (MariaDB's utf8mb4_bin would let
+// "ann" match "ann ").
 func TestExactKeys(t *testing.T) {
 	s, _ := newStore(t, adminDB(t), true)
 	ctx := context.Background()
@@ -328,8 +395,27 @@ func TestExactKeys(t *testing.T) {
 		recs[i].Member, recs[i].Batch, recs[i].Purpose = members[i], members[i], members[i]
 		recs[i].Recipient = members[i] + "@example.org"
 	}
+	for i := range reqs {
+		reqs[i].Member, reqs[i].Batch, reqs[i].Purpose = members[i], members[i], members[i]
+	}
 	if err := s.Insert(ctx, recs); err != nil {
 		t.Fatal(err)
+	}
+	// A token's claims are its record's byte for byte, or it is refused as
+	// a forgery.
+	for i := range reqs {
+		other := members[(i+1)%len(members)]
+		for _, edit := range []func(*store.ConsumeRequest){
+			func(r *store.ConsumeRequest) { r.Member = other },
+			func(r *store.ConsumeRequest) { r.Batch = other },
+			func(r *store.ConsumeRequest) { r.Purpose = other },
+		} {
+			req := reqs[i]
+			edit(&req)
+			if _, err := s.Peek(ctx, req); !errors.Is(err, store.ErrSecret) {
+				t.Fatalf("Peek of %q claiming %q: %v, want ErrSecret", members[i], other, err)
+			}
+		}
 	}
 	for i, r := range recs {
 		g, err := s.Get(ctx, r.ID)

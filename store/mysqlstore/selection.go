@@ -188,8 +188,8 @@ func (s *Store) Count(ctx context.Context, f store.Filter) (int64, error) {
 }
 
 // Purge implements [store.Tokens] in one transaction: records, ledger
-// entries and guards left with neither a hold nor a watermark go together
-// or not at all.
+// entries, counts of windows that ended before the cut-off, and guards
+// left with neither a hold nor a watermark go together or not at all.
 func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, s.unavailable("purge", err)
@@ -209,6 +209,9 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, s.sql.purgeEvents, cut); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, s.sql.purgeHits, cut.UnixMicro()); err != nil {
 				return err
 			}
 			_, err = tx.ExecContext(ctx, s.sql.purgeGuards)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -202,16 +203,18 @@ func TestFaultServerRestart(t *testing.T) {
 // The grants README.md gives, on a database named site.
 var (
 	migratorGrants = []string{
-		"GRANT CREATE, ALTER ROUTINE, CREATE ROUTINE, SELECT, INSERT ON site.* TO 'migrator'@'%'",
+		"GRANT CREATE, ALTER, ALTER ROUTINE, CREATE ROUTINE, SELECT, INSERT ON site.* TO 'migrator'@'%'",
 	}
 	appGrants = []string{
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON site.oncelink_tokens TO 'app'@'%'",
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON site.oncelink_guards TO 'app'@'%'",
 		"GRANT SELECT, INSERT, DELETE         ON site.oncelink_events TO 'app'@'%'",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON site.oncelink_hits TO 'app'@'%'",
 		"GRANT SELECT                         ON site.oncelink_migrations TO 'app'@'%'",
 		"GRANT EXECUTE ON PROCEDURE site.oncelink_check   TO 'app'@'%'",
 		"GRANT EXECUTE ON PROCEDURE site.oncelink_consume TO 'app'@'%'",
 		"GRANT EXECUTE ON PROCEDURE site.oncelink_fail    TO 'app'@'%'",
+		"GRANT EXECUTE ON PROCEDURE site.oncelink_hit     TO 'app'@'%'",
 	}
 )
 
@@ -262,6 +265,8 @@ func everyOperation(t *testing.T, s *mysqlstore.Store) {
 	ctx := context.Background()
 	now := time.Now()
 	recs, reqs := storetest.Tokens(t, 3, "grants")
+	unconfirmed, mismatched := reqs[2], reqs[2]
+	unconfirmed.Confirmation, mismatched.Confirmation = store.Unconfirmed, store.Mismatched
 	steps := []struct {
 		name string
 		fn   func() error
@@ -269,7 +274,9 @@ func everyOperation(t *testing.T, s *mysqlstore.Store) {
 		{"Ping", func() error { return s.Ping(ctx) }},
 		{"Insert", func() error { return s.Insert(ctx, recs) }},
 		{"Peek", func() error { _, err := s.Peek(ctx, reqs[0]); return err }},
+		{"Peek unconfirmed", func() error { _, err := s.Peek(ctx, unconfirmed); return err }},
 		{"Consume", func() error { _, err := s.Consume(ctx, reqs[0]); return err }},
+		{"Consume mismatched", func() error { _, err := s.Consume(ctx, mismatched); return notErr(err, store.ErrMismatch) }},
 		{"Fail", func() error { _, err := s.Fail(ctx, recs[1].ID, now, 5); return err }},
 		{"Get", func() error { _, err := s.Get(ctx, recs[1].ID); return err }},
 		{"Revoke", func() error { _, err := s.Revoke(ctx, store.Filter{IDs: []string{recs[1].ID}}, now); return err }},
@@ -282,6 +289,7 @@ func everyOperation(t *testing.T, s *mysqlstore.Store) {
 		{"Count", func() error { _, err := s.Count(ctx, store.Filter{Batches: []string{"grants"}}); return err }},
 		{"Append", func() error { return s.Append(ctx, store.Event{At: now, Kind: store.EventRefused, Reason: "r"}) }},
 		{"Events", func() error { _, _, err := s.Events(ctx, store.EventQuery{Batch: "grants"}); return err }},
+		{"Hit", func() error { _, err := s.Hit(ctx, "grants", time.Minute, now); return err }},
 		{"Purge", func() error { _, err := s.Purge(ctx, now.Add(3*time.Hour)); return err }},
 	}
 	for _, st := range steps {
@@ -289,4 +297,12 @@ func everyOperation(t *testing.T, s *mysqlstore.Store) {
 			t.Fatalf("%s: %v", st.name, err)
 		}
 	}
+}
+
+// notErr returns nil for the outcome want, and err otherwise.
+func notErr(err, want error) error {
+	if errors.Is(err, want) {
+		return nil
+	}
+	return fmt.Errorf("got %v, want %w", err, want)
 }

@@ -3,8 +3,8 @@ package mysqlstore
 import "strings"
 
 // The SQL of the store, each text once, with {tokens}, {guards}, {events},
-// {migrations}, {check}, {consume} and {fail} standing for the quoted names
-// of the store's tables and procedures (the prefix and the name, in
+// {hits}, {migrations}, {check}, {consume}, {fail} and {hit} standing for
+// the quoted names of the store's tables and procedures (the prefix and the name, in
 // backquotes). Every value reaches the server as a bound parameter; only
 // the validated prefix is written into the text.
 
@@ -20,10 +20,16 @@ const insertCols = "id, member, purpose, batch, recipient, secret_hash, state, i
 const eventCols = "occurred_at, kind, reason, token_id, member, batch, purpose, identity, ip, user_agent, session, count, actor, detail"
 
 const (
-	sqlGet     = `SELECT ` + recordCols + ` FROM {tokens} WHERE id = ?`
-	sqlPeek    = `CALL {check}(?, ?, ?, ?, NULL)`
-	sqlConsume = `CALL {consume}(?, ?, ?, ?, ?, ?, ?, ?)`
+	sqlGet = `SELECT ` + recordCols + ` FROM {tokens} WHERE id = ?`
+	// Peek of an unconfirmed request: the checks, read only.
+	sqlPeek = `CALL {check}(?, ?, ?, ?, ?, ?, ?, NULL, 0)`
+	// Consume, and Peek of a confirmed or mismatched request (the same
+	// procedure without its UPDATE): id, secret hash, time, state, member,
+	// purpose, batch, confirmation, failure cap, then the presentation.
+	sqlConsume = `CALL {consume}(?, ?, ?, ?, ?, ?, ?, ?, ?, TRUE, ?, ?, ?, ?)`
+	sqlPresent = `CALL {consume}(?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, NULL, NULL, NULL, NULL)`
 	sqlFail    = `CALL {fail}(?, ?, ?)`
+	sqlHit     = `CALL {hit}(?, ?, ?)`
 	sqlInsert  = `INSERT INTO {tokens} (` + insertCols + `) VALUES `
 	sqlAppend  = `INSERT INTO {events} (` + eventCols + `) VALUES `
 	sqlRevoke  = `UPDATE {tokens} SET status = 3, revoked_at = ? WHERE status <> 3 AND `
@@ -42,9 +48,11 @@ ON DUPLICATE KEY UPDATE since = IF(held, since, VALUES(since)), reason = IF(held
 	sqlThaw  = `UPDATE {guards} SET held = FALSE, since = NULL, reason = NULL WHERE scope = ? AND k = ? AND held`
 	sqlHolds = `SELECT scope, k, since, reason FROM {guards} WHERE held ORDER BY scope, k`
 	// Purge runs these in one transaction, in this order: tokens, then
-	// guards, the order in which Consume locks them.
+	// guards, the order in which Consume locks them. A bucket of hits ends
+	// at (bucket + 1) * w microseconds since the Unix epoch.
 	sqlPurgeTokens = `DELETE FROM {tokens} WHERE expires_at < ?`
 	sqlPurgeEvents = `DELETE FROM {events} WHERE occurred_at < ?`
+	sqlPurgeHits   = `DELETE FROM {hits} WHERE (bucket + 1) * w < ?`
 	sqlPurgeGuards = `DELETE FROM {guards} WHERE NOT held AND cutoff IS NULL`
 	sqlPing        = `SELECT COALESCE(MAX(version), 0) FROM {migrations}`
 
@@ -79,18 +87,18 @@ FROM {events} e WHERE TRUE`
 
 // statements holds the store's SQL with its prefix in place.
 type statements struct {
-	get, peek, consume, fail, insert, append, revoke, records, count string
-	watermark, marks, freeze, thaw, holds                            string
-	purgeTokens, purgeEvents, purgeGuards, ping                      string
-	migrationsTable, migrationsDone, migrationApplied                string
-	insertOne, insertChunk                                           string
-	eventsIssued, eventsConsumed, eventsAppended                     string
+	get, peek, consume, present, fail, hit, insert, append, revoke string
+	records, count, watermark, marks, freeze, thaw, holds          string
+	purgeTokens, purgeEvents, purgeHits, purgeGuards, ping         string
+	migrationsTable, migrationsDone, migrationApplied              string
+	insertOne, insertChunk                                         string
+	eventsIssued, eventsConsumed, eventsAppended                   string
 }
 
 // names returns the replacer of the names in the store's SQL, for prefix.
 func names(prefix string) *strings.Replacer {
 	var pairs []string
-	for _, n := range []string{"tokens", "guards", "events", "migrations", "check", "consume", "fail"} {
+	for _, n := range []string{"tokens", "guards", "events", "hits", "migrations", "check", "consume", "fail", "hit"} {
 		pairs = append(pairs, "{"+n+"}", "`"+prefix+n+"`")
 	}
 	return strings.NewReplacer(pairs...)
@@ -99,11 +107,12 @@ func names(prefix string) *strings.Replacer {
 func prepare(prefix string) statements {
 	f := names(prefix).Replace
 	return statements{
-		get: f(sqlGet), peek: f(sqlPeek), consume: f(sqlConsume), fail: f(sqlFail),
+		get: f(sqlGet), peek: f(sqlPeek), consume: f(sqlConsume), present: f(sqlPresent), fail: f(sqlFail), hit: f(sqlHit),
 		insert: f(sqlInsert), append: f(sqlAppend), revoke: f(sqlRevoke),
 		records: f(sqlRecords), count: f(sqlCount),
 		watermark: f(sqlWatermark), marks: f(sqlMarks), freeze: f(sqlFreeze), thaw: f(sqlThaw), holds: f(sqlHolds),
-		purgeTokens: f(sqlPurgeTokens), purgeEvents: f(sqlPurgeEvents), purgeGuards: f(sqlPurgeGuards), ping: f(sqlPing),
+		purgeTokens: f(sqlPurgeTokens), purgeEvents: f(sqlPurgeEvents), purgeHits: f(sqlPurgeHits),
+		purgeGuards: f(sqlPurgeGuards), ping: f(sqlPing),
 		migrationsTable: f(sqlMigrationsTable), migrationsDone: f(sqlMigrationsDone), migrationApplied: f(sqlMigrationApplied),
 		insertOne:    f(sqlInsert) + rows(1, 9),
 		insertChunk:  f(sqlInsert) + rows(insertChunk, 9),

@@ -27,15 +27,19 @@ const (
 	// passes every check (possible under READ COMMITTED, if a hold was
 	// lifted in between): Consume runs again.
 	outcomeChanged = 8
+	// outcomeMismatch: a mismatched request of a record that passed every
+	// check; its failure was counted.
+	outcomeMismatch = 9
 )
 
 var outcomeErr = map[int]error{
-	outcomeSecret:  store.ErrSecret,
-	outcomeRevoked: store.ErrRevoked,
-	outcomeUsed:    store.ErrUsed,
-	outcomeExpired: store.ErrExpired,
-	outcomeFrozen:  store.ErrFrozen,
-	outcomeStale:   store.ErrStale,
+	outcomeSecret:   store.ErrSecret,
+	outcomeRevoked:  store.ErrRevoked,
+	outcomeUsed:     store.ErrUsed,
+	outcomeExpired:  store.ErrExpired,
+	outcomeFrozen:   store.ErrFrozen,
+	outcomeStale:    store.ErrStale,
+	outcomeMismatch: store.ErrMismatch,
 }
 
 // scanner is a *sql.Row or *sql.Rows.
@@ -186,11 +190,19 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 	return r, nil
 }
 
-// call runs one of the procedures that return the check row, reads the
-// row, and reads the procedure's status to its end, so that a failure
-// after the row (a commit that failed, a lost connection) is an error and
-// never a success. found is false when the record does not exist.
+// call runs one of the procedures that return the check row and reads the
+// row; found is false when the record does not exist.
 func (s *Store) call(ctx context.Context, query string, r *store.Record, args ...any) (outcome int, found bool, err error) {
+	found, err = s.callRow(ctx, query, func(rows *sql.Rows) error { return scanRecord(rows, r, &outcome) }, args...)
+	return outcome, found, err
+}
+
+// callRow runs a CALL that returns at most one row, reads the row with
+// scan, and reads the procedure's status to its end, so that a failure
+// after the row (a commit that failed, a lost connection) is an error and
+// never a success. found is false when there was no row. A CALL that
+// InnoDB rolled back as a deadlock victim runs again.
+func (s *Store) callRow(ctx context.Context, query string, scan func(*sql.Rows) error, args ...any) (found bool, err error) {
 	err = retry(ctx, func() error {
 		st, err := s.stmt(ctx, query)
 		if err != nil {
@@ -204,9 +216,9 @@ func (s *Store) call(ctx context.Context, query string, r *store.Record, args ..
 		found = false
 		for rows.Next() {
 			if found {
-				return errors.New("more than one record for one id")
+				return errors.New("more than one row from one call")
 			}
-			if err := scanRecord(rows, r, &outcome); err != nil {
+			if err := scan(rows); err != nil {
 				return err
 			}
 			found = true
@@ -220,23 +232,52 @@ func (s *Store) call(ctx context.Context, query string, r *store.Record, args ..
 		}
 		return rows.Close()
 	})
-	return outcome, found, err
+	return found, err
 }
 
-// Peek implements [store.Tokens]: the check procedure, one round trip.
-func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
+// request checks the context and a consume request, and returns the
+// record's key; a malformed id is a record that is not found.
+func (s *Store) request(ctx context.Context, op string, req *store.ConsumeRequest) ([16]byte, error) {
 	if err := ctx.Err(); err != nil {
-		return store.Record{}, s.unavailable("peek", err)
+		return [16]byte{}, s.unavailable(op, err)
 	}
 	if err := req.Validate(); err != nil {
-		return store.Record{}, err
+		return [16]byte{}, err
 	}
 	id, ok := store.ParseID(req.ID)
 	if !ok {
-		return store.Record{}, store.ErrNotFound
+		return id, store.ErrNotFound
 	}
-	var r store.Record
-	outcome, found, err := s.call(ctx, s.sql.peek, &r, id[:], req.SecretHash[:], store.Micro(req.At), stateArg(req.State))
+	return id, nil
+}
+
+// presentArgs are the arguments the consume procedure takes for a
+// request, before the presentation.
+func presentArgs(id []byte, req *store.ConsumeRequest) []any {
+	return []any{id, req.SecretHash[:], store.Micro(req.At), stateArg(req.State), req.Member, req.Purpose, req.Batch,
+		int(req.Confirmation), req.MaxFailures}
+}
+
+// Peek implements [store.Tokens] in one CALL: the check procedure for an
+// unconfirmed request, read only; for a confirmed or mismatched one, the
+// consume procedure without its UPDATE, which counts a mismatch, and
+// writes the record alike for a confirmation, as a refused Consume does.
+func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
+	id, err := s.request(ctx, "peek", &req)
+	if err != nil {
+		return store.Record{}, err
+	}
+	var (
+		r       store.Record
+		outcome int
+		found   bool
+	)
+	if req.Confirmation == store.Unconfirmed {
+		outcome, found, err = s.call(ctx, s.sql.peek, &r, id[:], req.SecretHash[:], store.Micro(req.At), stateArg(req.State),
+			req.Member, req.Purpose, req.Batch)
+	} else {
+		outcome, found, err = s.call(ctx, s.sql.present, &r, presentArgs(id[:], &req)...)
+	}
 	return s.result("peek", r, outcome, found, err)
 }
 
@@ -246,25 +287,20 @@ const consumeAttempts = 3
 
 // Consume implements [store.Tokens] with one CALL, one round trip: the
 // consume procedure runs the UPDATE whose WHERE clause holds every check,
-// then, in the same transaction, the check procedure, which returns the
-// record with the outcome in contract order. See the package
-// documentation.
+// then, when it changed nothing, in the same transaction, counts the
+// failure of a mismatched request (the same write, adding 0, for a
+// confirmed one) and returns the record with the outcome in contract
+// order. See the package documentation.
 func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Record, error) {
-	if err := ctx.Err(); err != nil {
-		return store.Record{}, s.unavailable("consume", err)
-	}
-	if err := req.Validate(); err != nil {
+	id, err := s.request(ctx, "consume", &req)
+	if err != nil {
 		return store.Record{}, err
 	}
-	id, ok := store.ParseID(req.ID)
-	if !ok {
-		return store.Record{}, store.ErrNotFound
-	}
 	p := &req.Presentation
+	args := append(presentArgs(id[:], &req), nullable(p.Identity), nullable(p.IP), nullable(p.UserAgent), nullable(p.Session))
 	for range consumeAttempts {
 		var r store.Record
-		outcome, found, err := s.call(ctx, s.sql.consume, &r, id[:], req.SecretHash[:], store.Micro(req.At), stateArg(req.State),
-			nullable(p.Identity), nullable(p.IP), nullable(p.UserAgent), nullable(p.Session))
+		outcome, found, err := s.call(ctx, s.sql.consume, &r, args...)
 		if err != nil || outcome != outcomeChanged {
 			return s.result("consume", r, outcome, found, err)
 		}
