@@ -87,7 +87,8 @@ type Request struct {
 	// Number is the member number the person can confirm, if any
 	// ([CanonicalNumber]).
 	Number string
-	// TTL is the link's lifetime; zero means the issuer's default.
+	// TTL is the link's lifetime; zero means the issuer's default: that of
+	// [WithTTL] for [Issuer.Mint], of [WithBatchTTL] in a batch.
 	TTL time.Duration
 }
 
@@ -217,7 +218,11 @@ func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.T
 		return nil, rec, err
 	}
 	ttl := req.TTL
-	if ttl == 0 {
+	switch {
+	case ttl != 0:
+	case batch != "":
+		ttl = i.cfg.batchTTL
+	default:
 		ttl = i.cfg.ttl
 	}
 	if ttl < MinTTL || ttl > i.cfg.maxTTL {
