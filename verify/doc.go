@@ -112,7 +112,10 @@
 // reasons, details) is made bounded UTF-8 first ([store.CleanText]), so
 // that a byte a client sends cannot fail the ledger write. A [Request]
 // prints and logs without its link. Errors carry reasons for the
-// site and the ledger; a person sees only [Message]. Logs and errors name
+// site and the ledger; a person sees only [Message]: distinct words only
+// where the page already shows the difference (the form again after a
+// typo; a paused link), one message for every link that can no longer be
+// used, and, for a wrong address on such a link, what the right one gets. Logs and errors name
 // links by token id, never by token. Refusals of input that cannot be
 // authenticated are rate-limited in the ledger ([WithLedgerRate]) so that
 // garbage cannot flood the store; refusals of authentic links are always
@@ -125,5 +128,6 @@
 // # Backwards compatibility
 //
 // New refusal reasons may be added as new sentinels; code that branches on
-// errors.Is keeps working, and [Message] stays one generic message.
+// errors.Is keeps working, and [Message] gives a new reason the words of the
+// group it belongs to.
 package verify
