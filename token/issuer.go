@@ -73,6 +73,10 @@ func (i *Issuer) Parser(opts ...Option) (*Parser, error) {
 	return NewParser(i.keys, append(base, opts...)...)
 }
 
+// TTL returns the lifetime of a link minted one at a time without a
+// lifetime of its own ([WithTTL], [DefaultTTL]).
+func (i *Issuer) TTL() time.Duration { return i.cfg.ttl }
+
 // Request asks for one link.
 type Request struct {
 	// Member is the member id the link logs in as. Required.

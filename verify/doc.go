@@ -28,10 +28,19 @@
 //	}
 //	// log in as res.Claims.Member with session newSessionID
 //
-// The package has three jobs, each with its section below: verification
+// The page where a member asks for a link is the request flow, mounted
+// beside the login flow:
+//
+//	rf, _ := verify.NewRequestFlow(verify.RequestFlowConfig{Verifier: v, Issuer: iss,
+//		Purpose: token.PurposeLogin, Path: "/login/request", Lookup: findMember, Mailer: mailer})
+//	defer rf.Close(ctx)
+//	mux.Handle("/login/request", rf)
+//
+// The package has four jobs, each with its section below: verification
 // ([Verifier.Peek], [Verifier.Consume]), the circuit breaker that freezes a
-// batch showing the incident's pattern ([WithBreaker]), and the login flow
-// that puts both behind a confirmation page ([NewFlow]). The send guard
+// batch showing the incident's pattern ([WithBreaker]), the login flow that
+// puts both behind a confirmation page ([NewFlow]), and the request flow
+// where a member asks for a link ([NewRequestFlow]). The send guard
 // ([Outgoing]) checks rendered mail before it leaves.
 //
 // # Verification
@@ -102,6 +111,37 @@
 // asked for only on a POST the browser says came from the site itself:
 // another site can make a logged-in member's browser open a link, but it
 // never speaks, and nothing is recorded, in the member's name.
+//
+// The words on the flow's pages are a member's ([Message]): "check the
+// address and try again" after a typo, above the form that shows again;
+// "try again later" for a paused link; one message, with a link to the
+// request page ([FlowConfig.RequestPath]), for every link that can no
+// longer be used, whatever the reason; and "you are already logged in" for
+// one's own such link opened while logged in as its member
+// ([FlowConfig.LoggedIn]).
+//
+// # Request flow
+//
+// [NewRequestFlow] serves the page where a member types an email address or
+// member number and gets a link by mail. It answers every well-formed
+// request with the same status, headers and bytes ([MessageRequested])
+// after the same store work, two counter hits, whether or not the address
+// is a member's: the lookup, the minting and the send happen after the
+// answer, in a bounded queue served by a few workers, so that neither the
+// page nor its timing says who is a member. The site supplies the
+// [Lookup] (address or number to [Addressee]; not found is a normal answer)
+// and the [Mailer], which renders the message to bytes and sends exactly
+// those bytes; between the two, the send guard ([Outgoing]) checks them,
+// and a refused message is not sent and its link is revoked. Requests are
+// limited per typed address or number ([DefaultAddressLimit], 5 an hour)
+// and per client address ([DefaultClientLimit], 30 an hour, an IPv6
+// client by its /64), counted in the store ([store.Counters]) so that the
+// limits hold across every instance sharing it; the typed address is
+// counted as a keyed fingerprint, never as typed. A limit reached, a full
+// queue, a member not found and every failure (a store that cannot count is
+// a refusal) are logged and never shown. Links it mints live the issuer's
+// [token.DefaultTTL], 15 minutes, unless [RequestFlowConfig.TTL] says
+// otherwise. Its POST is refused cross-site, as the login flow's is.
 //
 // # Security considerations
 //

@@ -168,11 +168,7 @@ func remoteIP(r *http.Request) string {
 
 func (f *flow) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setPageHeaders(h)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		f.show(w, r)

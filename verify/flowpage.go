@@ -75,6 +75,16 @@ func (f *flow) page(w http.ResponseWriter, status int, t *template.Template, d P
 	}
 }
 
+// setPageHeaders sets the headers of every page of the flows: no referrer,
+// no caching, no framing, nothing but the page's own form and styles.
+func setPageHeaders(h http.Header) {
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+}
+
 var defaultConfirm = template.Must(template.New("confirm").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer"><title>Confirm your login</title></head>
@@ -95,4 +105,27 @@ var defaultRefused = template.Must(template.New("refused").Parse(`<!doctype html
 <body><main>{{if .LoggedIn}}<h1>Logged in</h1><p id="message">{{.Message}}</p><p><a href="{{.Landing}}">Continue</a></p>
 {{else}}<h1>Link not usable</h1><p role="alert" id="message">{{.Message}}</p>
 {{with .RequestPath}}<p><a id="request" href="{{.}}">Request a new link</a></p>{{end}}{{end}}</main></body></html>
+`))
+
+var defaultRequestForm = template.Must(template.New("request").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>Log in</title></head>
+<body><main>
+<h1>Log in</h1>
+{{if .Message}}<p role="alert" id="message">{{.Message}}</p>{{end}}
+<form method="post" action="{{.Action}}">
+<p><label for="address">Your email address or member number</label><br><input id="address" name="address" autocomplete="email" required></p>
+<p><button type="submit" id="request">Email me a login link</button></p>
+</form>
+</main></body></html>
+`))
+
+var defaultRequested = template.Must(template.New("requested").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><title>Check your email</title></head>
+<body><main>
+<h1>Check your email</h1>
+<p role="status" id="message">{{.Message}}</p>
+<p>The link works once, within {{.Minutes}} minutes. Nothing arrived? <a href="{{.Action}}">Ask again</a>.</p>
+</main></body></html>
 `))
