@@ -102,10 +102,11 @@ func (t *smtpTransport) Deliver(ctx context.Context, to, _ string, raw []byte) e
 		return fmt.Errorf("SMTP connect: %w", err)
 	}
 	defer t.client.CloseWithSMTPClient(sc)
-	if err := sc.Mail(t.from); err != nil {
+	// go-mail's SMTP client takes the paths as the commands carry them.
+	if err := sc.Mail("<" + t.from + ">"); err != nil {
 		return fmt.Errorf("SMTP MAIL FROM: %w", err)
 	}
-	if err := sc.Rcpt(to); err != nil {
+	if err := sc.Rcpt("<" + to + ">"); err != nil {
 		return fmt.Errorf("SMTP RCPT TO: %w", err)
 	}
 	w, err := sc.Data()
