@@ -103,9 +103,8 @@ const FlowCookieTTL = 15 * time.Minute
 // Every response carries Referrer-Policy: no-referrer, Cache-Control:
 // no-store and forbids framing. The POST is refused when it comes from
 // another site (net/http's CrossOriginProtection), so nobody can log a
-// browser into their own account. A refusal shows one generic message; a
-// failed confirmation shows the form again while the link may still be
-// used by its owner.
+// browser into their own account. A failed confirmation shows the form
+// again while the link may still be used by its owner.
 //
 // The words on each page are a member's: a typed address that does not
 // confirm the link shows the form again with [MessageCheckAddress]; a paused
