@@ -77,7 +77,7 @@ func (m *testMailer) to(addr string) int {
 	return n
 }
 
-func requestFlow(t *testing.T, f *fixture, m Mailer, edit func(*RequestFlowConfig)) *RequestFlow {
+func requestFlow(t testing.TB, f *fixture, m Mailer, edit func(*RequestFlowConfig)) *RequestFlow {
 	t.Helper()
 	c := RequestFlowConfig{Verifier: f.v, Issuer: f.iss, Purpose: token.PurposeLogin, Path: "/login/request",
 		Lookup: lookupIn(directory), Mailer: m}
