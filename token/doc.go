@@ -16,6 +16,18 @@
 // store call, all or nothing, and [Issuer.MintStream] does the same in
 // chunks for any number of members in bounded memory.
 //
+// # Lifetimes
+//
+// A link a member asks for ([Issuer.Mint]) lives [DefaultTTL], 15 minutes:
+// an out-of-band login should complete within minutes (NIST SP 800-63B
+// 5.1.3.2; OWASP ASVS 2.7.2 asks for 10 minutes: set [WithTTL] to follow
+// it). A link sent unprompted in a batch ([Issuer.MintBatch],
+// [Issuer.MintStream]) lives [DefaultBatchTTL], 24 hours, since its member
+// reads it when they read their mail ([WithBatchTTL]). No link lives longer
+// than the maximum, [DefaultMaxTTL] unless [WithMaxTTL] sets it: a lower
+// maximum caps both defaults, and the issuer's parser refuses anything
+// longer.
+//
 // # The token
 //
 // A token is a JWT signed through golang-jwt/v5: header "typ" is

@@ -73,6 +73,10 @@ func (i *Issuer) Parser(opts ...Option) (*Parser, error) {
 	return NewParser(i.keys, append(base, opts...)...)
 }
 
+// TTL returns the lifetime of a link minted one at a time without a
+// lifetime of its own ([WithTTL], [DefaultTTL]).
+func (i *Issuer) TTL() time.Duration { return i.cfg.ttl }
+
 // Request asks for one link.
 type Request struct {
 	// Member is the member id the link logs in as. Required.
@@ -87,7 +91,8 @@ type Request struct {
 	// Number is the member number the person can confirm, if any
 	// ([CanonicalNumber]).
 	Number string
-	// TTL is the link's lifetime; zero means the issuer's default.
+	// TTL is the link's lifetime; zero means the issuer's default: that of
+	// [WithTTL] for [Issuer.Mint], of [WithBatchTTL] in a batch.
 	TTL time.Duration
 }
 
@@ -217,7 +222,11 @@ func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.T
 		return nil, rec, err
 	}
 	ttl := req.TTL
-	if ttl == 0 {
+	switch {
+	case ttl != 0:
+	case batch != "":
+		ttl = i.cfg.batchTTL
+	default:
 		ttl = i.cfg.ttl
 	}
 	if ttl < MinTTL || ttl > i.cfg.maxTTL {

@@ -12,9 +12,17 @@ import (
 
 // Defaults and bounds of the options.
 const (
-	// DefaultTTL is the lifetime of a link when neither the request nor
-	// [WithTTL] sets one.
-	DefaultTTL = 24 * time.Hour
+	// DefaultTTL is the lifetime of a link minted one at a time, the link a
+	// member asks for, when neither the request nor [WithTTL] sets one: 15
+	// minutes. An out-of-band login should complete within minutes (NIST SP
+	// 800-63B 5.1.3.2); OWASP ASVS 2.7.2 asks for 10, which a site that
+	// follows it sets with WithTTL(10 * time.Minute).
+	DefaultTTL = 15 * time.Minute
+	// DefaultBatchTTL is the lifetime of a link minted in a batch
+	// ([Issuer.MintBatch], [Issuer.MintStream]), a link sent unprompted that
+	// its member reads when they read their mail, when neither the request
+	// nor [WithBatchTTL] sets one: 24 hours.
+	DefaultBatchTTL = 24 * time.Hour
 	// DefaultMaxTTL is the longest lifetime a link may have unless
 	// [WithMaxTTL] changes it.
 	DefaultMaxTTL = 7 * 24 * time.Hour
@@ -44,6 +52,7 @@ type config struct {
 	base     *url.URL
 	issuer   string
 	ttl      time.Duration
+	batchTTL time.Duration
 	maxTTL   time.Duration
 	leeway   time.Duration
 	clock    func() time.Time
@@ -55,7 +64,6 @@ type config struct {
 
 func newConfig(opts []Option) (*config, error) {
 	c := &config{
-		ttl:      DefaultTTL,
 		maxTTL:   DefaultMaxTTL,
 		leeway:   DefaultLeeway,
 		clock:    time.Now,
@@ -70,8 +78,19 @@ func newConfig(opts []Option) (*config, error) {
 	if c.issuer == "" && c.base != nil {
 		c.issuer = c.base.Scheme + "://" + c.base.Host
 	}
-	if c.ttl > c.maxTTL {
-		return nil, fmt.Errorf("%w: default lifetime %v exceeds the maximum %v", ErrConfig, c.ttl, c.maxTTL)
+	// A default the site did not set follows a lower maximum; one it set
+	// must fit under it.
+	for _, d := range []struct {
+		name string
+		v    *time.Duration
+		def  time.Duration
+	}{{"default lifetime", &c.ttl, DefaultTTL}, {"default batch lifetime", &c.batchTTL, DefaultBatchTTL}} {
+		switch {
+		case *d.v == 0:
+			*d.v = min(d.def, c.maxTTL)
+		case *d.v > c.maxTTL:
+			return nil, fmt.Errorf("%w: %s %v exceeds the maximum %v", ErrConfig, d.name, *d.v, c.maxTTL)
+		}
 	}
 	if c.logger == nil {
 		c.logger = slog.New(slog.DiscardHandler)
@@ -123,8 +142,9 @@ func WithIssuer(name string) Option {
 	}
 }
 
-// WithTTL sets the default lifetime of a link, from [MinTTL] to the
-// maximum lifetime. The default is [DefaultTTL].
+// WithTTL sets the default lifetime of a link minted one at a time
+// ([Issuer.Mint]), from [MinTTL] to the maximum lifetime. The default is
+// [DefaultTTL], or the maximum lifetime if that is shorter.
 func WithTTL(d time.Duration) Option {
 	return func(c *config) error {
 		if d < MinTTL || d > HardMaxTTL {
@@ -135,8 +155,24 @@ func WithTTL(d time.Duration) Option {
 	}
 }
 
+// WithBatchTTL sets the default lifetime of a link minted in a batch
+// ([Issuer.MintBatch], [Issuer.MintStream]), from [MinTTL] to the maximum
+// lifetime. The default is [DefaultBatchTTL], or the maximum lifetime if
+// that is shorter.
+func WithBatchTTL(d time.Duration) Option {
+	return func(c *config) error {
+		if d < MinTTL || d > HardMaxTTL {
+			return fmt.Errorf("%w: batch lifetime %v outside %v to %v", ErrConfig, d, MinTTL, HardMaxTTL)
+		}
+		c.batchTTL = d
+		return nil
+	}
+}
+
 // WithMaxTTL sets the longest lifetime a link may be minted with, and that a
-// parser accepts, up to [HardMaxTTL]. The default is [DefaultMaxTTL].
+// parser accepts, up to [HardMaxTTL]. The default is [DefaultMaxTTL]. The
+// default lifetimes follow a lower maximum; lifetimes set with [WithTTL] or
+// [WithBatchTTL] must fit under it.
 func WithMaxTTL(d time.Duration) Option {
 	return func(c *config) error {
 		if d < MinTTL || d > HardMaxTTL {

@@ -227,6 +227,11 @@ func (c *countingStore) Hit(ctx context.Context, key string, w time.Duration, at
 	return c.Store.(store.Counters).Hit(ctx, key, w, at)
 }
 
+func (c *countingStore) Insert(ctx context.Context, recs []store.Record) error {
+	c.note("Insert")
+	return c.Store.Insert(ctx, recs)
+}
+
 func (c *countingStore) Count(ctx context.Context, f store.Filter) (int64, error) {
 	c.note("Count")
 	return c.Store.Count(ctx, f)

@@ -28,10 +28,19 @@
 //	}
 //	// log in as res.Claims.Member with session newSessionID
 //
-// The package has three jobs, each with its section below: verification
+// The page where a member asks for a link is the request flow, mounted
+// beside the login flow:
+//
+//	rf, _ := verify.NewRequestFlow(verify.RequestFlowConfig{Verifier: v, Issuer: iss,
+//		Purpose: token.PurposeLogin, Path: "/login/request", Lookup: findMember, Mailer: mailer})
+//	defer rf.Close(ctx)
+//	mux.Handle("/login/request", rf)
+//
+// The package has four jobs, each with its section below: verification
 // ([Verifier.Peek], [Verifier.Consume]), the circuit breaker that freezes a
-// batch showing the incident's pattern ([WithBreaker]), and the login flow
-// that puts both behind a confirmation page ([NewFlow]). The send guard
+// batch showing the incident's pattern ([WithBreaker]), the login flow that
+// puts both behind a confirmation page ([NewFlow]), and the request flow
+// where a member asks for a link ([NewRequestFlow]). The send guard
 // ([Outgoing]) checks rendered mail before it leaves.
 //
 // # Verification
@@ -103,6 +112,37 @@
 // another site can make a logged-in member's browser open a link, but it
 // never speaks, and nothing is recorded, in the member's name.
 //
+// The words on the flow's pages are a member's ([Message]): "check the
+// address and try again" after a typo, above the form that shows again;
+// "try again later" for a paused link; one message, with a link to the
+// request page ([FlowConfig.RequestPath]), for every link that can no
+// longer be used, whatever the reason; and "you are already logged in" for
+// one's own such link opened while logged in as its member
+// ([FlowConfig.LoggedIn]).
+//
+// # Request flow
+//
+// [NewRequestFlow] serves the page where a member types an email address or
+// member number and gets a link by mail. It answers every well-formed
+// request with the same status, headers and bytes ([MessageRequested])
+// after the same store work, two counter hits, whether or not the address
+// is a member's: the lookup, the minting and the send happen after the
+// answer, in a bounded queue served by a few workers, so that neither the
+// page nor its timing says who is a member. The site supplies the
+// [Lookup] (address or number to [Addressee]; not found is a normal answer)
+// and the [Mailer], which renders the message to bytes and sends exactly
+// those bytes; between the two, the send guard ([Outgoing]) checks them,
+// and a refused message is not sent and its link is revoked. Requests are
+// limited per typed address or number ([DefaultAddressLimit], 5 an hour)
+// and per client address ([DefaultClientLimit], 30 an hour, an IPv6
+// client by its /64), counted in the store ([store.Counters]) so that the
+// limits hold across every instance sharing it; the typed address is
+// counted as a keyed fingerprint, never as typed. A limit reached, a full
+// queue, a member not found and every failure (a store that cannot count is
+// a refusal) are logged and never shown. Links it mints live the issuer's
+// [token.DefaultTTL], 15 minutes, unless [RequestFlowConfig.TTL] says
+// otherwise. Its POST is refused cross-site, as the login flow's is.
+//
 // # The send guard
 //
 // Before a mailer sends a batch, [Outgoing.CheckAll] reads every rendered
@@ -158,7 +198,10 @@
 // reasons, details) is made bounded UTF-8 first ([store.CleanText]), so
 // that a byte a client sends cannot fail the ledger write. A [Request]
 // prints and logs without its link. Errors carry reasons for the
-// site and the ledger; a person sees only [Message]. Logs and errors name
+// site and the ledger; a person sees only [Message]: distinct words only
+// where the page already shows the difference (the form again after a
+// typo; a paused link), one message for every link that can no longer be
+// used, and, for a wrong address on such a link, what the right one gets. Logs and errors name
 // links by token id, never by token. Refusals of input that cannot be
 // authenticated are rate-limited in the ledger ([WithLedgerRate]) so that
 // garbage cannot flood the store; refusals of authentic links are always
@@ -171,5 +214,6 @@
 // # Backwards compatibility
 //
 // New refusal reasons may be added as new sentinels; code that branches on
-// errors.Is keeps working, and [Message] stays one generic message.
+// errors.Is keeps working, and [Message] gives a new reason the words of the
+// group it belongs to.
 package verify

@@ -54,16 +54,45 @@ var (
 	ErrConfig = errors.New("oncelink: invalid verifier configuration or request")
 )
 
-// GenericMessage is the one thing a person is told when a link is refused,
-// whatever the reason: the reason goes to the audit ledger, not to whoever
-// holds the link.
-const GenericMessage = "This link cannot be used. Please request a new one."
+// Words a person is shown, by [Message] and on the login flow's pages. Each
+// says what the person can do next, and nothing the page does not already
+// show: every link that can no longer be used gets [GenericMessage],
+// whatever the reason, and a wrong address on such a link gets what the
+// right one gets. The reason goes to the audit ledger, not to whoever holds
+// the link.
+const (
+	// GenericMessage is for a link that can no longer be used: used,
+	// revoked, expired, unknown, not a link at all, or minted before its
+	// member changed. The person asks for a new one.
+	GenericMessage = "This link cannot be used. Please request a new one."
+	// MessageCheckAddress is for an address that does not confirm a link
+	// its owner can still use ([ErrMismatch], [ErrIdentityRequired]): the
+	// form shows again, which already says as much.
+	MessageCheckAddress = "This link could not be confirmed with that address. Check the address and try again."
+	// MessageCheckNumber is [MessageCheckAddress] for a form that asks for
+	// the member number.
+	MessageCheckNumber = "This link could not be confirmed with that member number. Check the number and try again."
+	// MessageLater is for a link that is paused ([ErrFrozen]), a member
+	// whose links were tried too often ([ErrThrottled]), and a check that
+	// could not be made ([ErrUnavailable]).
+	MessageLater = "This link cannot be used just now. Please try again later."
+	// MessageLoggedIn is for one's own link, no longer usable, opened while
+	// logged in as its member ([FlowConfig.LoggedIn]).
+	MessageLoggedIn = "You are already logged in."
+)
 
-// Message returns what to show a person for err: "" for nil, else
-// [GenericMessage].
+// Message returns what to show a person for err: "" for nil,
+// [MessageCheckAddress] for an identity that did not confirm a link that
+// can still be used, [MessageLater] for a paused link, a throttled member or
+// a check that could not be made, else [GenericMessage].
 func Message(err error) string {
-	if err == nil {
+	switch {
+	case err == nil:
 		return ""
+	case errors.Is(err, ErrMismatch) || errors.Is(err, ErrIdentityRequired):
+		return MessageCheckAddress
+	case errors.Is(err, ErrFrozen) || errors.Is(err, ErrThrottled) || errors.Is(err, ErrUnavailable):
+		return MessageLater
 	}
 	return GenericMessage
 }

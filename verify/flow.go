@@ -26,20 +26,6 @@ type Sessions interface {
 	Start(w http.ResponseWriter, r *http.Request, ref string, res *Result) error
 }
 
-// PageData is what the flow's templates receive. It holds no token: the
-// token travels in a cookie, never in the page.
-type PageData struct {
-	// Action is where the confirmation form posts: the flow's configured
-	// path ([FlowConfig.Path]).
-	Action string
-	// AskEmail and AskNumber say which identity the link can be confirmed
-	// with; the form sends "email" or "number". Neither: a button only.
-	AskEmail  bool
-	AskNumber bool
-	// Message is the one generic message after a refusal, else "".
-	Message string
-}
-
 // FlowConfig configures [NewFlow].
 type FlowConfig struct {
 	// Verifier checks and consumes links. Required.
@@ -74,6 +60,17 @@ type FlowConfig struct {
 	// speaks, and is never recorded, in the member's name. A panic in it is
 	// a refusal.
 	Asserted func(r *http.Request) string
+	// RequestPath is the path where a person asks for a new link, such as
+	// the path of the request flow ([NewRequestFlow]). Optional: when set,
+	// the page for a link that can no longer be used links to it.
+	RequestPath string
+	// LoggedIn returns the member whose session the request carries, or "".
+	// Optional. It only chooses words: one's own link, no longer usable,
+	// opened while logged in as its member, says [MessageLoggedIn] and
+	// links to the landing page instead of asking for a new link. It is
+	// compared with the member of an authentic link only, never recorded,
+	// and never confirms anything; a panic in it counts as "".
+	LoggedIn func(r *http.Request) string
 }
 
 // MaxFormBody bounds the confirmation form.
@@ -106,9 +103,14 @@ const FlowCookieTTL = 15 * time.Minute
 // Every response carries Referrer-Policy: no-referrer, Cache-Control:
 // no-store and forbids framing. The POST is refused when it comes from
 // another site (net/http's CrossOriginProtection), so nobody can log a
-// browser into their own account. A refusal shows one generic message; a
-// failed confirmation shows the form again while the link may still be
-// used by its owner.
+// browser into their own account. A failed confirmation shows the form
+// again while the link may still be used by its owner.
+//
+// The words on each page are a member's: a typed address that does not
+// confirm the link shows the form again with [MessageCheckAddress]; a paused
+// link says [MessageLater]; every link that can no longer be used says
+// [GenericMessage] and links to [FlowConfig.RequestPath]; one's own such
+// link while logged in says [MessageLoggedIn] ([FlowConfig.LoggedIn]).
 func NewFlow(c FlowConfig) (http.Handler, error) {
 	switch {
 	case c.Verifier == nil || c.Sessions == nil:
@@ -119,6 +121,8 @@ func NewFlow(c FlowConfig) (http.Handler, error) {
 		return nil, fmt.Errorf("%w: the flow needs the path it is mounted at, a path on the site", ErrConfig)
 	case c.Landing != "" && !sitePath(c.Landing):
 		return nil, fmt.Errorf("%w: the landing page must be a path on the site", ErrConfig)
+	case c.RequestPath != "" && !sitePath(c.RequestPath):
+		return nil, fmt.Errorf("%w: the request page must be a path on the site", ErrConfig)
 	}
 	if c.Landing == "" {
 		c.Landing = "/"
@@ -163,11 +167,7 @@ func remoteIP(r *http.Request) string {
 
 func (f *flow) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("X-Content-Type-Options", "nosniff")
+	setPageHeaders(h)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		f.show(w, r)
@@ -257,7 +257,11 @@ func (f *flow) login(w http.ResponseWriter, r *http.Request) {
 			// The link may still be its owner's to use: ask again. Nothing
 			// is asserted or compared, so nothing is counted twice.
 			if peek, perr := f.c.Verifier.Peek(r.Context(), f.request(r, tok, Identity{})); perr == nil {
-				f.page(w, http.StatusForbidden, f.c.Confirm, f.form(peek, GenericMessage))
+				d := f.form(peek, MessageCheckAddress)
+				if !d.AskEmail && d.AskNumber {
+					d.Message = MessageCheckNumber
+				}
+				f.page(w, http.StatusForbidden, f.c.Confirm, d)
 				return
 			}
 		}
@@ -267,7 +271,8 @@ func (f *flow) login(w http.ResponseWriter, r *http.Request) {
 	f.setCookie(w, r, "", -1)
 	if err := startSession(r.Context(), f.c.Sessions, w, r, ref, res); err != nil {
 		f.c.Verifier.cfg.logger.ErrorContext(r.Context(), "oncelink: link consumed but the session did not start", "token", res.Claims, "error", err)
-		f.refuse(w, r, fmt.Errorf("%w: session: %w", ErrUnavailable, err))
+		// The link is spent: the person needs a new one.
+		f.refusePage(w, r, http.StatusServiceUnavailable, GenericMessage)
 		return
 	}
 	http.Redirect(w, r, f.c.Landing, http.StatusSeeOther)
@@ -310,42 +315,3 @@ func startSession(_ context.Context, s Sessions, w http.ResponseWriter, r *http.
 	}()
 	return s.Start(w, r, ref, res)
 }
-
-func (f *flow) refuse(w http.ResponseWriter, r *http.Request, err error) {
-	status := http.StatusForbidden
-	if errors.Is(err, ErrUnavailable) {
-		status = http.StatusServiceUnavailable
-	}
-	if f.cookie(r) != "" {
-		f.setCookie(w, r, "", -1)
-	}
-	f.page(w, status, f.c.Refused, PageData{Message: Message(err)})
-}
-
-func (f *flow) page(w http.ResponseWriter, status int, t *template.Template, d PageData) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.WriteHeader(status)
-	if err := t.Execute(w, d); err != nil {
-		f.c.Verifier.cfg.logger.Error("oncelink: page template failed", "error", err)
-	}
-}
-
-var defaultConfirm = template.Must(template.New("confirm").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>Confirm your login</title></head>
-<body><main>
-<h1>Confirm your login</h1>
-{{if .Message}}<p role="alert" id="message">{{.Message}}</p>{{end}}
-<form method="post" action="{{.Action}}">
-{{if .AskEmail}}<p><label for="email">Your email address</label><br><input id="email" name="email" type="email" autocomplete="email" required></p>{{end}}
-{{if and .AskNumber (not .AskEmail)}}<p><label for="number">Your member number</label><br><input id="number" name="number" autocomplete="off" required></p>{{end}}
-<p><button type="submit" id="login">Log in</button></p>
-</form>
-</main></body></html>
-`))
-
-var defaultRefused = template.Must(template.New("refused").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>Link not usable</title></head>
-<body><main><h1>Link not usable</h1><p role="alert" id="message">{{.Message}}</p></main></body></html>
-`))

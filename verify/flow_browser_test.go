@@ -1,39 +1,18 @@
 package verify
 
 import (
-	"context"
 	"fmt"
 	"html"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/oncelink/oncelink/internal/testenv"
-	"github.com/oncelink/oncelink/internal/webdriver"
+	"github.com/oncelink/oncelink/internal/browsertest"
 	"github.com/oncelink/oncelink/token"
 )
-
-func browserPaths(t *testing.T) (chromium, chromedriver string) {
-	t.Helper()
-	for _, c := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(c); err == nil {
-			chromium = p
-			break
-		}
-	}
-	chromedriver, _ = exec.LookPath("chromedriver")
-	if chromium == "" || chromedriver == "" {
-		if testenv.Required() {
-			t.Fatal("chromium and chromedriver are required (ONCELINK_REQUIRE_SERVICES=1)")
-		}
-		t.Skip("skipping: chromium or chromedriver not installed (Debian packages chromium, chromium-driver)")
-	}
-	return chromium, chromedriver
-}
 
 // cookieProbe answers /probe/<mode>?set: it sets a cookie of that SameSite
 // mode and moves on to /probe/<mode>/check, by a 303 or, for "strict-page",
@@ -65,7 +44,7 @@ func cookieProbe(w http.ResponseWriter, r *http.Request) {
 // a SameSite=Strict cookie set on that cross-site navigation, the reason the
 // flow's cookie is SameSite=Lax.
 func TestBrowserCrossSiteLink(t *testing.T) {
-	chromium, chromedriver := browserPaths(t)
+	browsertest.Chromium(t)
 	f := setup(t, nil, nil)
 	sess := &testSessions{started: map[string]string{}}
 	h, err := NewFlow(FlowConfig{Verifier: f.v, Purpose: token.PurposeLogin, Sessions: sess, Path: "/login", Landing: "/members"})
@@ -88,71 +67,29 @@ func TestBrowserCrossSiteLink(t *testing.T) {
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(webmail.URL, "http://"))
 	mailURL := "http://localhost:" + port + "/?to=" // another site than 127.0.0.1
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	driver, err := webdriver.Start(ctx, chromedriver)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer driver.Stop()
-	b, err := driver.Chromium(ctx, chromium, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close(context.Background())
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	b := browsertest.Start(t, 2*time.Minute)
 	click := func(to string) {
 		t.Helper()
-		must(b.Navigate(ctx, mailURL+to))
-		a, err := b.Find(ctx, "#link")
-		must(err)
-		must(a.Click(ctx))
-	}
-	waitFor := func(what string, wants ...string) string {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			src, err := b.Source(ctx)
-			must(err)
-			ok := true
-			for _, w := range wants {
-				ok = ok && strings.Contains(src, w)
-			}
-			if ok {
-				return src
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: the page lacks %q:\n%s", what, wants, src)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		b.Navigate(mailURL + to)
+		b.Click("#link")
 	}
 
 	for _, mode := range []string{"strict", "strict-page", "lax"} {
 		click("/probe/" + mode + "?set")
-		src := waitFor(mode, "cookie:")
+		src := b.WaitFor(mode, "cookie:")
 		t.Logf("a SameSite=%s cookie set on a cross-site navigation came back: %v", mode, strings.Contains(src, "cookie:true"))
 	}
 
 	click("/login?t=" + l.Token)
-	waitFor("confirmation page", "Confirm your login", `id="email"`)
-	u, err := b.URL(ctx)
-	must(err)
-	if u != site.URL+"/login" {
+	b.WaitFor("confirmation page", "Confirm your login", `id="email"`)
+	if u := b.URL(); u != site.URL+"/login" {
 		t.Fatalf("the confirmation page is at %s, want the bare path", u)
 	}
-	el, err := b.Find(ctx, "#email")
-	must(err)
-	must(el.Type(ctx, "ann@example.org"))
-	btn, err := b.Find(ctx, "#login")
-	must(err)
-	must(btn.Click(ctx))
-	waitFor("landing page", `id="welcome"`)
+	b.Type("#email", "ann@example.org")
+	b.Click("#login")
+	b.WaitFor("landing page", `id="welcome"`)
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
 	if len(sess.started) != 1 {
 		t.Fatalf("sessions started: %v", sess.started)
 	}

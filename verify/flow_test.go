@@ -142,7 +142,7 @@ func TestFlow(t *testing.T) {
 
 	// A stranger types their own address: the form again, the link intact.
 	resp, page := post(t, srv, l.Token, url.Values{"email": {"bob@example.org"}}, nil)
-	if resp.StatusCode != 403 || !strings.Contains(page, GenericMessage) || !strings.Contains(page, `name="email"`) {
+	if resp.StatusCode != 403 || !strings.Contains(page, MessageCheckAddress) || !strings.Contains(page, `name="email"`) {
 		t.Fatalf("mismatch: %d %s", resp.StatusCode, page)
 	}
 	// The owner: consumed, session started, cookie cleared, redirected.
@@ -236,6 +236,7 @@ func TestFlowConfig(t *testing.T) {
 		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login", Landing: "https://evil.example/"},
 		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login", Landing: "//evil.example/"},
 		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login", Landing: "/\\evil.example/"},
+		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login", RequestPath: "//evil.example/request"},
 	} {
 		if _, err := NewFlow(c); !errors.Is(err, ErrConfig) {
 			t.Errorf("%+v: %v", c, err)

@@ -507,8 +507,8 @@ func TestMessageAndReason(t *testing.T) {
 		ErrUsed, ErrRevoked, ErrFrozen, ErrStale, ErrNotFound, ErrUnavailable, fromStore(store.ErrSecret), fromStore(errors.New("x"))}
 	seen := map[string]bool{}
 	for _, err := range all {
-		if Message(err) != GenericMessage {
-			t.Fatalf("Message(%v) = %q", err, Message(err))
+		if Message(err) == "" {
+			t.Fatalf("Message(%v) is empty", err)
 		}
 		r := Reason(err)
 		if r == "" || seen[r] && r != "unavailable" {

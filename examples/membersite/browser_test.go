@@ -3,25 +3,23 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/oncelink/oncelink/internal/testenv"
-	"github.com/oncelink/oncelink/internal/webdriver"
+	"github.com/oncelink/oncelink/internal/browsertest"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/verify"
 )
 
 // startSite runs the member site on a loopback port with SQLite in a
-// temporary directory.
-func startSite(t *testing.T) (*Site, string) {
+// temporary directory, mailing to the outbox or through smtp.
+func startSite(t *testing.T, smtp SMTPConfig) (*Site, string) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -29,7 +27,8 @@ func startSite(t *testing.T) (*Site, string) {
 	}
 	base := "http://" + l.Addr().String()
 	dir := t.TempDir()
-	site, err := NewSite(context.Background(), Config{BaseURL: base, StoreURL: "sqlite:" + filepath.Join(dir, "oncelink.db"), DataDir: dir})
+	site, err := NewSite(context.Background(), Config{BaseURL: base, StoreURL: "sqlite:" + filepath.Join(dir, "oncelink.db"), DataDir: dir, SMTP: smtp,
+		Logger: slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,6 +41,14 @@ func startSite(t *testing.T) (*Site, string) {
 	return site, base
 }
 
+// testLog writes the site's log to the test's.
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
 // outboxLinks returns the login link of every message in the outbox, by
 // recipient, and the outbox number of each message.
 func outboxLinks(t *testing.T, site *Site) (map[string]string, map[string]int) {
@@ -52,28 +59,14 @@ func outboxLinks(t *testing.T, site *Site) (map[string]string, map[string]int) {
 		if !ok {
 			t.Fatalf("outbox message %d unreadable", m.N)
 		}
-		links[m.To] = linkRE.FindString(string(raw))
+		body, err := Body(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		links[m.To] = linkRE.FindString(body)
 		numbers[m.To] = m.N
 	}
 	return links, numbers
-}
-
-func browserPaths(t *testing.T) (chromium, chromedriver string) {
-	t.Helper()
-	for _, c := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(c); err == nil {
-			chromium = p
-			break
-		}
-	}
-	chromedriver, _ = exec.LookPath("chromedriver")
-	if chromium == "" || chromedriver == "" {
-		if testenv.Required() {
-			t.Fatal("chromium and chromedriver are required (ONCELINK_REQUIRE_SERVICES=1); .ci/run installs Debian's chromium and chromium-driver")
-		}
-		t.Skip("skipping: chromium or chromedriver not installed (Debian packages chromium, chromium-driver)")
-	}
-	return chromium, chromedriver
 }
 
 // TestBrowserLogin logs in through the real login flow in headless Chromium:
@@ -84,8 +77,8 @@ func browserPaths(t *testing.T) (chromium, chromedriver string) {
 // $ONCELINK_SCREENSHOTS (default: a directory under the system's temporary
 // directory).
 func TestBrowserLogin(t *testing.T) {
-	chromium, chromedriver := browserPaths(t)
-	site, base := startSite(t)
+	browsertest.Chromium(t)
+	site, base := startSite(t, SMTPConfig{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -98,117 +91,110 @@ func TestBrowserLogin(t *testing.T) {
 	if links[ann.Email] == "" || links[bo.Email] == "" {
 		t.Fatalf("no links in the outbox: %v", links)
 	}
-
-	shots := os.Getenv("ONCELINK_SCREENSHOTS")
-	if shots == "" {
-		shots = filepath.Join(os.TempDir(), "oncelink-membersite-screenshots")
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	driver, err := webdriver.Start(ctx, chromedriver)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer driver.Stop()
-	b, err := driver.Chromium(ctx, chromium, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close(context.Background())
-
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	shot := func(name string) {
-		t.Helper()
-		p := filepath.Join(shots, name)
-		must(b.Screenshot(ctx, p))
-		t.Logf("screenshot: %s", p)
-	}
-	source := func() string {
-		t.Helper()
-		s, err := b.Source(ctx)
-		must(err)
-		return s
-	}
-	wantPage := func(name string, wants ...string) {
-		t.Helper()
-		// A form submission navigates; wait for the page, boundedly.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			src := source()
-			missing := ""
-			for _, w := range wants {
-				if !strings.Contains(src, w) {
-					missing = w
-					break
-				}
-			}
-			if missing == "" {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: the page lacks %q:\n%s", name, missing, src)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	b := browsertest.Start(t, 3*time.Minute)
 	submit := func(field, value string) {
 		t.Helper()
-		el, err := b.Find(ctx, "#"+field)
-		must(err)
-		must(el.Type(ctx, value))
-		btn, err := b.Find(ctx, "#login")
-		must(err)
-		must(btn.Click(ctx))
+		b.Type("#"+field, value)
+		b.Click("#login")
 	}
 
 	// Ann opens her message in the outbox and follows the link.
-	must(b.Navigate(ctx, base+"/outbox/"+itoa(numbers[ann.Email])))
-	wantPage("outbox message", "Dear "+ann.Name, `id="link"`)
-	shot("01-outbox-message.png")
-	link, err := b.Find(ctx, "#link")
-	must(err)
-	must(link.Click(ctx))
-	wantPage("confirmation page", "Confirm your login", `id="email"`)
-	shot("02-confirmation-page.png")
+	b.Navigate(base + "/outbox/" + itoa(numbers[ann.Email]))
+	b.WaitFor("outbox message", "Dear "+ann.Name, `id="link"`)
+	b.Screenshot("invite-01-outbox-message.png")
+	b.Click("#link")
+	b.WaitFor("confirmation page", "Confirm your login", `id="email"`)
+	b.Screenshot("invite-02-confirmation-page.png")
 	if st := recordOf(t, site, links[ann.Email]); st != store.StatusIssued {
 		t.Fatalf("opening the link consumed it: %v", st)
 	}
 
 	submit("email", ann.Email)
-	wantPage("members' page", "Welcome, "+ann.Name, ann.Number)
-	if u, _ := b.URL(ctx); !strings.HasSuffix(u, "/members") {
+	b.WaitFor("members' page", "Welcome, "+ann.Name, ann.Number)
+	if u := b.URL(); !strings.HasSuffix(u, "/members") {
 		t.Fatalf("landed on %s", u)
 	}
-	shot("03-members-page.png")
+	b.Screenshot("invite-03-members-page.png")
 
-	// The same link a second time.
-	must(b.Navigate(ctx, links[ann.Email]))
-	wantPage("used link", "Link not usable", verify.GenericMessage)
-	shot("04-used-link-refused.png")
+	// The same link a second time, while logged in.
+	b.Navigate(links[ann.Email])
+	b.WaitFor("used link", verify.MessageLoggedIn, `id="continue"`)
+	b.Screenshot("invite-04-used-link-logged-in.png")
 
 	// Carla got Bo's link and types her own address.
-	must(b.Navigate(ctx, links[bo.Email]))
-	wantPage("Bo's link", "Confirm your login")
+	b.Navigate(links[bo.Email])
+	b.WaitFor("Bo's link", "Confirm your login")
 	submit("email", carla.Email)
-	wantPage("wrong identity", verify.GenericMessage, `id="email"`)
-	shot("05-wrong-identity-refused.png")
+	b.WaitFor("wrong identity", verify.MessageCheckAddress, `id="email"`)
+	b.Screenshot("invite-05-wrong-identity-refused.png")
 	if st := recordOf(t, site, links[bo.Email]); st != store.StatusIssued {
 		t.Fatalf("a wrong identity consumed Bo's link: %v", st)
 	}
 
 	// Bo himself, with the same link.
-	must(b.Navigate(ctx, links[bo.Email]))
+	b.Navigate(links[bo.Email])
 	submit("email", bo.Email)
-	wantPage("Bo's members' page", "Welcome, "+bo.Name)
-	shot("06-owner-after-stranger.png")
+	b.WaitFor("Bo's members' page", "Welcome, "+bo.Name)
+	b.Screenshot("invite-06-owner-after-stranger.png")
 	if st := recordOf(t, site, links[bo.Email]); st != store.StatusConsumed {
 		t.Fatalf("Bo's link after his login: %v", st)
+	}
+}
+
+// TestBrowserRequestLink is a member's first login on a site that sends
+// real mail: she asks for a link on the site, the message arrives at a real
+// SMTP server (Mailpit), she opens the link from it, mistypes her address,
+// types it right and is logged in; opening the link again says she already
+// is. A screenshot of each step goes to $ONCELINK_SCREENSHOTS.
+func TestBrowserRequestLink(t *testing.T) {
+	browsertest.Chromium(t)
+	mp := startMailpit(t)
+	site, base := startSite(t, SMTPConfig{Addr: mp.SMTP})
+	ann := site.members[0]
+	b := browsertest.Start(t, 3*time.Minute)
+
+	b.Navigate(base + "/")
+	b.WaitFor("home page", `id="login"`)
+	b.Screenshot("request-01-home.png")
+	b.Click("#login")
+	b.WaitFor("request page", `id="address"`)
+	b.Type("#address", strings.ToUpper(ann.Email[:1])+ann.Email[1:])
+	b.Screenshot("request-02-form.png")
+	b.Click("#request")
+	b.WaitFor("answer", "Check your email", "15 minutes")
+	b.Screenshot("request-03-check-your-email.png")
+
+	id, text, raw := mp.waitMessage(t, ann.Email, 1)
+	link := linkRE.FindString(text)
+	if link == "" || !strings.Contains(text, "Dear "+ann.Name) {
+		t.Fatalf("the message in Mailpit has no link for %s:\n%s", ann.Name, text)
+	}
+	if body, err := Body(raw); err != nil || !strings.Contains(body, link) {
+		t.Fatalf("the raw message Mailpit received does not carry the link: %v\n%s", err, raw)
+	}
+	// The message as Mailpit received it (a go-installed Mailpit serves
+	// its API and message views, not its web UI's assets).
+	b.Navigate(mp.Web + "/view/" + id + ".txt")
+	b.WaitFor("the message in Mailpit", "Dear "+ann.Name)
+	b.Screenshot("request-04-message-in-mailpit.png")
+
+	b.Navigate(link)
+	b.WaitFor("confirmation page", "Confirm your login", `id="email"`)
+	b.Screenshot("request-05-confirmation-page.png")
+	b.Type("#email", strings.Replace(ann.Email, "members", "memebrs", 1))
+	b.Click("#login")
+	b.WaitFor("typo", verify.MessageCheckAddress, `id="email"`)
+	b.Screenshot("request-06-typo.png")
+	b.Type("#email", ann.Email)
+	b.Click("#login")
+	b.WaitFor("members' page", "Welcome, "+ann.Name)
+	b.Screenshot("request-07-members-page.png")
+
+	b.Navigate(link)
+	b.WaitFor("the link again", verify.MessageLoggedIn)
+	b.Screenshot("request-08-already-logged-in.png")
+	if n := len(mp.messages(t, ann.Email)); n != 1 {
+		t.Fatalf("%d messages to %s, want 1", n, ann.Email)
 	}
 }
 

@@ -1,10 +1,13 @@
 // Command membersite is a runnable member site on oncelink: seeded members,
-// an operator's page to invite them all, an outbox that captures every
-// message, the login flow, a members' page, and the operator's freeze,
-// revoke and report tools.
+// a page where a member asks for a login link (the request flow), the login
+// flow, a members' page, an operator's page to invite them all, and the
+// operator's freeze, revoke and report tools. Mail goes through an SMTP
+// server when -smtp names one, and to an outbox read in the browser
+// otherwise.
 //
 //	go run ./examples/membersite                  # SQLite, no server needed
 //	go run ./examples/membersite -store redis://127.0.0.1:6379/0
+//	go run ./examples/membersite -smtp 127.0.0.1:1025   # Mailpit
 //
 // # Security considerations
 //

@@ -15,8 +15,11 @@ import (
 // Handler returns the site's routes.
 func (s *Site) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) { s.render(w, http.StatusOK, "home.html", nil) })
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		s.render(w, http.StatusOK, "home.html", map[string]any{"Where": s.mail.Where(), "Outbox": s.mail == Transport(s.outbox)})
+	})
 	mux.Handle("/login", s.flow)
+	mux.Handle("/login/request", s.requests)
 	mux.HandleFunc("GET /members", s.membersPage)
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		s.sessions.end(r)
@@ -24,7 +27,7 @@ func (s *Site) Handler() http.Handler {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 	})
 	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) {
-		s.render(w, http.StatusOK, "outbox.html", s.outbox.List())
+		s.render(w, http.StatusOK, "outbox.html", map[string]any{"Sent": s.outbox.List(), "Where": s.mail.Where()})
 	})
 	mux.HandleFunc("GET /outbox/{n}", s.messagePage)
 	mux.HandleFunc("GET /admin", s.adminPage)
@@ -77,7 +80,12 @@ func (s *Site) messagePage(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	s.render(w, http.StatusOK, "message.html", map[string]any{"Sent": sent, "Raw": string(raw), "Link": template.URL(linkRE.FindString(string(raw)))})
+	body, err := Body(raw)
+	if err != nil {
+		body = "(unreadable: " + err.Error() + ")"
+	}
+	s.render(w, http.StatusOK, "message.html", map[string]any{"Sent": sent, "Raw": string(raw), "Body": body,
+		"Link": template.URL(linkRE.FindString(body))})
 }
 
 // adminPage logs the operator in with the key printed at start (it becomes
@@ -137,7 +145,7 @@ func (s *Site) invite(w http.ResponseWriter, r *http.Request) {
 	case res.Blocked != nil:
 		s.back(w, r, fmt.Sprintf("The send guard stopped batch %s after %d messages: %s. The batch is frozen.", res.Batch, res.Sent, res.Blocked.Reason), true)
 	default:
-		s.back(w, r, fmt.Sprintf("Sent %d invitations (batch %s) to the outbox.", res.Sent, res.Batch), false)
+		s.back(w, r, fmt.Sprintf("Sent %d invitations (batch %s) to %s.", res.Sent, res.Batch, s.mail.Where()), false)
 	}
 }
 

@@ -18,14 +18,24 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	data := flag.String("data", filepath.Join(os.TempDir(), "oncelink-membersite"), "directory for the signing key, the SQLite file and the outbox")
 	storeURL := flag.String("store", os.Getenv("ONCELINK_STORE"), "store URL (default: sqlite:<data>/oncelink.db)")
+	smtp := SMTPConfig{User: os.Getenv("ONCELINK_SMTP_USER"), Password: os.Getenv("ONCELINK_SMTP_PASSWORD")}
+	flag.StringVar(&smtp.Addr, "smtp", os.Getenv("ONCELINK_SMTP"), "SMTP server host:port to send mail through (default: keep every message in the outbox)")
+	flag.StringVar(&smtp.From, "smtp-from", envOr("ONCELINK_SMTP_FROM", defaultFrom), "sender address of the site's mail")
 	flag.Parse()
-	if err := run(*addr, *data, *storeURL); err != nil {
+	if err := run(*addr, *data, *storeURL, smtp); err != nil {
 		fmt.Fprintln(os.Stderr, "membersite:", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, data, storeURL string) error {
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run(addr, data, storeURL string, smtp SMTPConfig) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if storeURL == "" {
@@ -37,7 +47,7 @@ func run(addr, data, storeURL string) error {
 	}
 	base := "http://" + l.Addr().String()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	site, err := NewSite(ctx, Config{BaseURL: base, StoreURL: storeURL, DataDir: data, Logger: logger})
+	site, err := NewSite(ctx, Config{BaseURL: base, StoreURL: storeURL, DataDir: data, SMTP: smtp, Logger: logger})
 	if err != nil {
 		l.Close()
 		return err
@@ -46,7 +56,12 @@ func run(addr, data, storeURL string) error {
 	srv := &http.Server{Handler: site.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("member site on %s (store %s, data in %s)\n", base, storeURLForDisplay(storeURL), data)
 	fmt.Printf("  operator:  %s/admin?key=%s\n", base, site.adminKey)
-	fmt.Printf("  outbox:    %s/outbox\n", base)
+	fmt.Printf("  log in:    %s/login/request\n", base)
+	fmt.Printf("  mail:      %s", site.mail.Where())
+	if smtp.Addr == "" {
+		fmt.Printf(", %s/outbox", base)
+	}
+	fmt.Println()
 	fmt.Printf("press Ctrl-C to stop\n")
 	go func() {
 		<-ctx.Done()

@@ -1,7 +1,14 @@
 package main
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
 	"fmt"
+	"io"
+	"mime"
+	"mime/quotedprintable"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"sort"
@@ -45,14 +52,23 @@ func NewOutbox(dir string) (*Outbox, error) {
 		}
 		to = strings.TrimSuffix(base[7:], ".eml")
 		info, _ := os.Stat(f)
-		o.sent = append(o.sent, Sent{N: n, To: to, Subject: "Your new member site", At: info.ModTime(), File: f})
+		subject := ""
+		if raw, err := os.ReadFile(f); err == nil {
+			if m, err := mail.ReadMessage(bytes.NewReader(raw)); err == nil {
+				subject, _ = new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+			}
+		}
+		o.sent = append(o.sent, Sent{N: n, To: to, Subject: subject, At: info.ModTime(), File: f})
 		o.seq = max(o.seq, n)
 	}
 	return o, nil
 }
 
+// Where says where messages go.
+func (o *Outbox) Where() string { return "the outbox" }
+
 // Deliver writes a message to the outbox.
-func (o *Outbox) Deliver(to, subject string, raw []byte) error {
+func (o *Outbox) Deliver(_ context.Context, to, subject string, raw []byte) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.seq++
@@ -87,4 +103,22 @@ func (o *Outbox) Read(n int) (Sent, []byte, bool) {
 		}
 	}
 	return Sent{}, nil, false
+}
+
+// Body returns the decoded text of a plain-text message (quoted-printable
+// or base64 as the mailer encoded it), as a mail client shows it.
+func Body(raw []byte) (string, error) {
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return "", err
+	}
+	var r io.Reader = m.Body
+	switch strings.ToLower(strings.TrimSpace(m.Header.Get("Content-Transfer-Encoding"))) {
+	case "quoted-printable":
+		r = quotedprintable.NewReader(r)
+	case "base64":
+		r = base64.NewDecoder(base64.StdEncoding, r)
+	}
+	b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	return string(b), err
 }

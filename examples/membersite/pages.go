@@ -32,15 +32,37 @@ var pages = template.Must(template.New("pages").Parse(layout + `
 </form></div>
 {{template "foot"}}{{end}}
 
-{{define "refused.html"}}{{template "head" "Link not usable"}}
-<h1>Link not usable</h1><p class="alert" role="alert" id="message">{{.Message}}</p>
+{{define "refused.html"}}{{if .LoggedIn}}{{template "head" "Logged in"}}
+<h1>Logged in</h1><div class="card"><p class="ok" id="message">{{.Message}}</p>
+<p><a id="continue" href="{{.Landing}}">Go to the members' page</a></p></div>
+{{else}}{{template "head" "Link not usable"}}
+<h1>Link not usable</h1><div class="card"><p class="alert" role="alert" id="message">{{.Message}}</p>
+{{with .RequestPath}}<p><a id="request" href="{{.}}">Email me a new login link</a></p>{{end}}</div>{{end}}
+{{template "foot"}}{{end}}
+
+{{define "request.html"}}{{template "head" "Log in"}}
+<h1>Log in</h1>
+<div class="card">
+{{if .Message}}<p class="alert" role="alert" id="message">{{.Message}}</p>{{end}}
+<p>Type your email address or your member number, and we will email you a link to log in.</p>
+<form method="post" action="{{.Action}}">
+<p><label for="address">Email address or member number</label><br><input id="address" name="address" autocomplete="email" required></p>
+<p><button type="submit" id="request">Email me a login link</button></p>
+</form></div>
+{{template "foot"}}{{end}}
+
+{{define "requested.html"}}{{template "head" "Check your email"}}
+<h1>Check your email</h1>
+<div class="card"><p class="ok" role="status" id="message">{{.Message}}</p>
+<p>The link works once, within {{.Minutes}} minutes. Nothing arrived? <a href="{{.Action}}">Ask again</a>.</p></div>
 {{template "foot"}}{{end}}
 
 {{define "home.html"}}{{template "head" "Welcome"}}
 <h1>Member site</h1>
-<div class="card"><p>Members log in with the one-time link the site mails them. This demo captures
-every message in its <a href="/outbox">outbox</a> instead of sending it.</p>
-<p>The operator's page is at the admin address printed when the site started.</p></div>
+<div class="card"><p>Members log in with a one-time link the site emails them.</p>
+<p><a id="login" href="/login/request">Email me a login link</a></p></div>
+<div class="card"><p>This demo sends its messages to {{.Where}}{{if .Outbox}}: read them in the <a href="/outbox">outbox</a>{{end}}.
+The operator's page is at the admin address printed when the site started.</p></div>
 {{template "foot"}}{{end}}
 
 {{define "members.html"}}{{template "head" "Members"}}
@@ -53,21 +75,22 @@ every message in its <a href="/outbox">outbox</a> instead of sending it.</p>
 {{template "foot"}}{{end}}
 
 {{define "outbox.html"}}{{template "head" "Outbox"}}
-<h1>Outbox</h1><p>{{len .}} messages captured.</p>
+<h1>Outbox</h1><p>Messages go to {{.Where}}. {{len .Sent}} messages captured here.</p>
 <table><tr><th>#</th><th>To</th><th>Subject</th><th>Sent</th></tr>
-{{range .}}<tr><td><a href="/outbox/{{.N}}">{{.N}}</a></td><td>{{.To}}</td><td>{{.Subject}}</td><td>{{.At.Format "15:04:05"}}</td></tr>{{end}}
+{{range .Sent}}<tr><td><a href="/outbox/{{.N}}">{{.N}}</a></td><td>{{.To}}</td><td>{{.Subject}}</td><td>{{.At.Format "15:04:05"}}</td></tr>{{end}}
 </table>{{template "foot"}}{{end}}
 
 {{define "message.html"}}{{template "head" "Message"}}
 <h1>Message {{.Sent.N}} to {{.Sent.To}}</h1>
 <p>Link: <a id="link" href="{{.Link}}">open the login link</a></p>
-<pre>{{.Raw}}</pre>{{template "foot"}}{{end}}
+<pre id="body">{{.Body}}</pre>
+<details><summary>As sent</summary><pre>{{.Raw}}</pre></details>{{template "foot"}}{{end}}
 
 {{define "admin.html"}}{{template "head" "Operator"}}
 <h1>Operator</h1>
 {{if .Notice}}<p class="{{if .Bad}}alert{{else}}ok{{end}}" role="status">{{.Notice}}</p>{{end}}
 <div class="card"><h2>Invite every member</h2>
-<p>{{.Members}} members. Mints one link each in one batch, checks every message with the send guard, mails them in batches of ten to the outbox.</p>
+<p>{{.Members}} members. Mints one link each in one batch, checks every message with the send guard, mails them in batches of ten.</p>
 <form method="post" action="/admin/invite"><button type="submit" id="invite">Send invitations</button></form></div>
 
 <div class="card"><h2>Stop the damage</h2>

@@ -35,7 +35,10 @@ type Config struct {
 	StoreURL string
 	// DataDir holds the signing key and the outbox.
 	DataDir string
-	Logger  *slog.Logger
+	// SMTP is the mail server to send through; without an address, every
+	// message stays in the outbox.
+	SMTP   SMTPConfig
+	Logger *slog.Logger
 }
 
 // Site is the member site: members, sessions, an outbox, and oncelink.
@@ -49,10 +52,15 @@ type Site struct {
 	adm        *admin.Admin
 	adminAPI   http.Handler
 	flow       http.Handler
+	requests   *verify.RequestFlow
 	members    []Member
 	byID       map[string]Member
+	byEmail    map[string]Member // by canonical address
+	byNumber   map[string]Member // by canonical number
 	sessions   *sessions
 	outbox     *Outbox
+	mail       Transport
+	from       string
 	adminKey   string
 
 	mu      sync.Mutex
@@ -72,7 +80,8 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Site{cfg: cfg, st: st, closeStore: closeStore, sessions: newSessions(), byID: map[string]Member{}}
+	s := &Site{cfg: cfg, st: st, closeStore: closeStore, sessions: newSessions(), byID: map[string]Member{},
+		byEmail: map[string]Member{}, byNumber: map[string]Member{}}
 	fail := func(err error) (*Site, error) {
 		closeStore()
 		return nil, err
@@ -85,7 +94,7 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 	if err != nil {
 		return fail(err)
 	}
-	s.iss, err = token.NewIssuer(keys, st, token.WithBaseURL(cfg.BaseURL+"/login"), token.WithLogger(cfg.Logger), token.WithTTL(72*time.Hour))
+	s.iss, err = token.NewIssuer(keys, st, token.WithBaseURL(cfg.BaseURL+"/login"), token.WithLogger(cfg.Logger), token.WithBatchTTL(72*time.Hour))
 	if err != nil {
 		return fail(err)
 	}
@@ -110,11 +119,28 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 	s.flow, err = verify.NewFlow(verify.FlowConfig{
 		Verifier: s.v, Purpose: token.PurposeLogin, Sessions: s.sessions, Path: "/login", Landing: "/members",
 		Confirm: pages.Lookup("confirm.html"), Refused: pages.Lookup("refused.html"),
+		RequestPath: "/login/request", LoggedIn: s.sessions.loggedIn,
 	})
 	if err != nil {
 		return fail(err)
 	}
 	if s.outbox, err = NewOutbox(filepath.Join(cfg.DataDir, "outbox")); err != nil {
+		return fail(err)
+	}
+	s.mail, s.from = s.outbox, defaultFrom
+	if cfg.SMTP.Addr != "" {
+		t, err := newSMTP(cfg.SMTP)
+		if err != nil {
+			return fail(err)
+		}
+		s.mail, s.from = t, t.from
+	}
+	s.requests, err = verify.NewRequestFlow(verify.RequestFlowConfig{
+		Verifier: s.v, Issuer: s.iss, Purpose: token.PurposeLogin, Path: "/login/request",
+		Lookup: s.lookup, Mailer: requestMailer{s},
+		Form: pages.Lookup("request.html"), Requested: pages.Lookup("requested.html"),
+	})
+	if err != nil {
 		return fail(err)
 	}
 	s.adminKey = randomHex(16)
@@ -127,12 +153,20 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 		}
 		s.members = append(s.members, m)
 		s.byID[m.ID] = m
+		e, _ := token.CanonicalEmail(m.Email)
+		n, _ := token.CanonicalNumber(m.Number)
+		s.byEmail[e], s.byNumber[n] = m, m
 	}
 	return s, nil
 }
 
-// Close releases the store.
-func (s *Site) Close() error { return s.closeStore() }
+// Close sends what members asked for, then releases the store.
+func (s *Site) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.requests.Close(ctx)
+	return errors.Join(err, s.closeStore())
+}
 
 var seedNames = []string{
 	"Ann Jensen", "Bo Nielsen", "Carla Hansen", "Dan Pedersen", "Eva Andersen", "Finn Christensen",
@@ -231,6 +265,12 @@ func (ss *sessions) member(r *http.Request) (string, string, bool) {
 	return sess.member, sess.ref, true
 }
 
+// loggedIn returns the member the request's session is of, or "".
+func (ss *sessions) loggedIn(r *http.Request) string {
+	id, _, _ := ss.member(r)
+	return id
+}
+
 func (ss *sessions) end(r *http.Request) {
 	if c, err := r.Cookie(cookieName); err == nil {
 		ss.mu.Lock()
@@ -280,7 +320,11 @@ func (s *Site) Invite(ctx context.Context) (*InviteResult, error) {
 		end := min(start+10, len(links))
 		var mails []verify.Mail
 		for i := start; i < end; i++ {
-			mails = append(mails, verify.Mail{To: s.members[i].Email, Member: s.members[i].ID, Raw: renderInvitation(s.members[i], links[i].URL)})
+			raw, err := renderInvitation(s.from, s.members[i], links[i].URL)
+			if err != nil {
+				return res, err
+			}
+			mails = append(mails, verify.Mail{To: s.members[i].Email, Member: s.members[i].ID, Raw: raw})
 		}
 		if err := guard.CheckAll(ctx, mails); err != nil {
 			var be *verify.BlockedError
@@ -291,7 +335,7 @@ func (s *Site) Invite(ctx context.Context) (*InviteResult, error) {
 			return nil, err
 		}
 		for _, m := range mails {
-			if err := s.outbox.Deliver(m.To, "Your new member site", m.Raw); err != nil {
+			if err := s.mail.Deliver(ctx, m.To, invitationSubject, m.Raw); err != nil {
 				return res, err
 			}
 			res.Sent++
@@ -300,11 +344,41 @@ func (s *Site) Invite(ctx context.Context) (*InviteResult, error) {
 	return res, nil
 }
 
-func renderInvitation(m Member, url string) []byte {
-	return []byte("From: The member site <noreply@members.example>\r\nTo: " + m.Name + " <" + m.Email + ">\r\n" +
-		"Subject: Your new member site\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
-		"Dear " + m.Name + ",\r\n\r\nYour member site is open. Log in with your own link:\r\n\r\n" + url + "\r\n\r\n" +
-		"You will be asked for your email address. The link works once and expires in three days.\r\n")
+const invitationSubject = "Your new member site"
+
+func renderInvitation(from string, m Member, url string) ([]byte, error) {
+	return render(from, m, invitationSubject, "Dear "+m.Name+",\r\n\r\nYour member site is open. Log in with your own link:\r\n\r\n"+
+		url+"\r\n\r\nYou will be asked for your email address. The link works once and expires in three days.\r\n")
+}
+
+// lookup finds the member whose address or number a person typed on the
+// request page.
+func (s *Site) lookup(_ context.Context, q verify.Query) (verify.Addressee, bool, error) {
+	m, ok := s.byEmail[q.Email]
+	if q.Email == "" {
+		m, ok = s.byNumber[q.Number]
+	}
+	if !ok {
+		return verify.Addressee{}, false, nil
+	}
+	return verify.Addressee{Member: m.ID, Recipient: m.Email, Number: m.Number}, true, nil
+}
+
+// requestMailer renders and sends the message with a link a member asked
+// for.
+type requestMailer struct{ s *Site }
+
+const requestSubject = "Your login link"
+
+func (rm requestMailer) Render(_ context.Context, a verify.Addressee, link *token.Link) ([]byte, error) {
+	m := rm.s.byID[a.Member]
+	minutes := int(time.Until(link.Claims.ExpiresAt).Round(time.Minute) / time.Minute)
+	return render(rm.s.from, m, requestSubject, fmt.Sprintf("Dear %s,\r\n\r\nYou asked for a link to log in to the member site:\r\n\r\n%s\r\n\r\n"+
+		"The link works once, within %d minutes. If you did not ask for it, ignore this message.\r\n", m.Name, link.URL, minutes))
+}
+
+func (rm requestMailer) Send(ctx context.Context, a verify.Addressee, raw []byte) error {
+	return rm.s.mail.Deliver(ctx, a.Recipient, requestSubject, raw)
 }
 
 func (s *Site) authorize(r *http.Request) (string, bool) {
