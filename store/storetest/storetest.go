@@ -60,6 +60,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"InvalidRequest", testInvalidRequest},
 		{"SubMicrosecondBounds", testSubMicrosecondBounds},
 		{"LedgerMixedPaging", testLedgerMixedPaging},
+		{"Seq", testSeq},
+		{"WatermarkNowSkew", testWatermarkNowSkew},
+		{"PeekDecides", testPeekDecides},
+		{"Batches", testBatches},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
