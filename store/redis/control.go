@@ -103,7 +103,7 @@ func checkServer(ctx context.Context, c goredis.UniversalClient, cfg *config) er
 		m, err := c.ConfigGet(ctx, name).Result()
 		if err != nil {
 			var rerr goredis.Error
-			if errors.As(err, &rerr) {
+			if errors.As(err, &rerr) && !goredis.HasErrorPrefix(err, "LOADING") {
 				return "", fmt.Errorf("%w: cannot read %s (%v): allow CONFIG GET, or check the settings yourself and pass WithoutPersistenceCheck", ErrUnsafeServer, name, err)
 			}
 			return "", unavailable("config get "+name, err)
