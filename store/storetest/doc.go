@@ -14,7 +14,11 @@
 // # Security considerations
 //
 // The suite is the proof behind the store contract: single use under
-// concurrency (64 goroutines, one winner), the order of the refusals, and
-// that no refusal changes a record. A backend that does not pass it must
-// not be used.
+// concurrency (64 goroutines, one winner), the order of the refusals, that
+// no refusal changes a record, that Peek and Consume answer what
+// [store.Check] says from the record, the watermarks and the holds, that a
+// watermark taken now covers every record recorded before it whatever its
+// issue time (minting clocks five minutes ahead and behind), and that the
+// optional [store.Tallier] and [store.BatchLister] agree with the records.
+// A backend that does not pass it must not be used.
 package storetest
