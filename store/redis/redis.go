@@ -911,61 +911,16 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 			break
 		}
 		lo = "(" + ms[len(ms)-1]
-		// The entry id tells issued ("1") and consumed ("2") entries apart
-		// without reading them.
-		var want []string
-		for _, m := range ms {
-			if len(m) < 17 {
-				continue
-			}
-			switch m[16] {
-			case '1':
-				if !q.Wants(store.EventIssued) {
-					continue
-				}
-			case '2':
-				if !q.Wants(store.EventConsumed) {
-					continue
-				}
-			default:
-				if derivedOnly {
-					continue
-				}
-			}
-			want = append(want, m)
+		evs, missing, err := s.entries(ctx, wanted(ms, &q, derivedOnly), committed)
+		if err != nil {
+			return nil, "", err
 		}
-		if len(want) > 0 {
-			payloads, err := s.c.HMGet(ctx, s.kEv, want...).Result()
-			if err != nil {
-				return nil, "", unavailable("events", err)
-			}
-			evs := make([]store.Event, 0, len(want))
-			xs := make([]string, 0, len(want))
-			for i, m := range want {
-				p, ok := payloads[i].(string)
-				if !ok {
-					gone = append(gone, m) // purged while listed, or left by an interrupted purge
-					continue
-				}
-				e, x, err := decEvent(p)
-				if err != nil {
-					return nil, "", unavailable("events", err)
-				}
-				us, _ := parseTimeKey(m)
-				e.At, e.Cursor = time.UnixMicro(us).UTC(), m
-				evs, xs = append(evs, e), append(xs, x)
-			}
-			if err := s.committed(ctx, committed, xs); err != nil {
-				return nil, "", err
-			}
-			for i := range evs {
-				// The issued entry of a record of an Insert that has not
-				// committed is not in the ledger yet.
-				if (xs[i] == "" || committed[xs[i]]) && q.Match(&evs[i]) {
-					out = append(out, evs[i])
-					if len(out) > limit {
-						break
-					}
+		gone = append(gone, missing...)
+		for i := range evs {
+			if q.Match(&evs[i]) {
+				out = append(out, evs[i])
+				if len(out) > limit {
+					break
 				}
 			}
 		}
@@ -982,4 +937,73 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 		next = out[limit-1].Cursor
 	}
 	return out, next, nil
+}
+
+// wanted returns the ledger members of ms of the kinds q wants: the entry
+// id tells issued ("1") and consumed ("2") entries apart without reading
+// them.
+func wanted(ms []string, q *store.EventQuery, derivedOnly bool) []string {
+	var want []string
+	for _, m := range ms {
+		if len(m) < 17 {
+			continue
+		}
+		switch m[16] {
+		case '1':
+			if !q.Wants(store.EventIssued) {
+				continue
+			}
+		case '2':
+			if !q.Wants(store.EventConsumed) {
+				continue
+			}
+		default:
+			if derivedOnly {
+				continue
+			}
+		}
+		want = append(want, m)
+	}
+	return want
+}
+
+// entries reads the ledger entries of the members ms, leaving out the
+// issued entries of records whose Insert has not committed (committed
+// caches what is known), and returns the members whose payload is gone
+// (purged while listed, or left by an interrupted purge).
+func (s *Store) entries(ctx context.Context, ms []string, committed map[string]bool) ([]store.Event, []interface{}, error) {
+	if len(ms) == 0 {
+		return nil, nil, nil
+	}
+	payloads, err := s.c.HMGet(ctx, s.kEv, ms...).Result()
+	if err != nil {
+		return nil, nil, unavailable("events", err)
+	}
+	evs := make([]store.Event, 0, len(ms))
+	xs := make([]string, 0, len(ms))
+	var gone []interface{}
+	for i, m := range ms {
+		p, ok := payloads[i].(string)
+		if !ok {
+			gone = append(gone, m)
+			continue
+		}
+		e, x, err := decEvent(p)
+		if err != nil {
+			return nil, nil, unavailable("events", err)
+		}
+		us, _ := parseTimeKey(m)
+		e.At, e.Cursor = time.UnixMicro(us).UTC(), m
+		evs, xs = append(evs, e), append(xs, x)
+	}
+	if err := s.committed(ctx, committed, xs); err != nil {
+		return nil, nil, err
+	}
+	out := evs[:0]
+	for i := range evs {
+		if xs[i] == "" || committed[xs[i]] {
+			out = append(out, evs[i])
+		}
+	}
+	return out, gone, nil
 }

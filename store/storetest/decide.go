@@ -102,14 +102,9 @@ type decideCase struct {
 	prep func(t *testing.T, s store.Store, tk token)
 }
 
-// testPeekDecides checks that the store's Peek answers exactly what
-// [store.Check] says from the record, the watermarks and the holds, for
-// records in every state and requests of every kind, and that counting by
-// [store.TallyOf] (the store's own Tallier, if it has one) agrees with
-// [store.Decide].
-func testPeekDecides(t *testing.T, s store.Store) {
-	n := now()
-	st1, st2 := sha256.Sum256([]byte("s1")), sha256.Sum256([]byte("s2"))
+// decideCases returns records in every state testPeekDecides needs, with
+// what makes them so.
+func decideCases(t *testing.T, n time.Time, st1 []byte) []decideCase {
 	consume := func(t *testing.T, s store.Store, tk token) {
 		_, err := s.Consume(ctx, tk.req(n))
 		wantErr(t, "Consume", err, nil)
@@ -118,7 +113,7 @@ func testPeekDecides(t *testing.T, s store.Store) {
 		_, err := s.Revoke(ctx, store.Filter{IDs: []string{tk.ID}}, n)
 		wantErr(t, "Revoke", err, nil)
 	}
-	cases := []decideCase{
+	return []decideCase{
 		{"outstanding", mk(t, "d1", batch("dx")), nil},
 		{"consumed", mk(t, "d2", batch("dx")), consume},
 		{"revoked", mk(t, "d3", batch("dx")), revoke},
@@ -131,9 +126,20 @@ func testPeekDecides(t *testing.T, s store.Store) {
 		{"frozen member", mk(t, "dheld", batch("dx")), nil},
 		{"member time watermark", mk(t, "dtime", issued(n.Add(-time.Minute))), nil},
 		{"member sequence watermark", mk(t, "dseq", batch("dx"), issued(n.Add(5*time.Minute))), nil},
-		{"state bound", mk(t, "d7", state(st1[:])), nil},
+		{"state bound", mk(t, "d7", state(st1)), nil},
 		{"frozen and consumed", mk(t, "d8", batch("dfrozen")), consume},
 	}
+}
+
+// testPeekDecides checks that the store's Peek answers exactly what
+// [store.Check] says from the record, the watermarks and the holds, for
+// records in every state and requests of every kind, and that counting by
+// [store.TallyOf] (the store's own Tallier, if it has one) agrees with
+// [store.Decide].
+func testPeekDecides(t *testing.T, s store.Store) {
+	n := now()
+	st1, st2 := sha256.Sum256([]byte("s1")), sha256.Sum256([]byte("s2"))
+	cases := decideCases(t, n, st1[:])
 	var tks []token
 	for _, c := range cases {
 		tks = append(tks, c.tk)
