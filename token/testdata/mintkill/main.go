@@ -1,16 +1,23 @@
-// Command mintkill mints one batch of links into a store and is killed
-// while it does, by TestMintBatchKilled: it prints "inserting" when
-// MintBatch hands the signed batch to the store, and "done" when MintBatch
-// returns.
+// Command mintkill is the process TestMintBatchKilled kills: built without
+// the race detector, so that a 100,000-link batch takes about as long as in
+// production.
 //
-//	mintkill STORE-URL BATCH N
+//	mintkill mint STORE-URL BATCH N    mint N links in one MintBatch
+//	mintkill count STORE-URL [BATCH]   print how many records the batch (or the store) holds
+//	mintkill integrity PATH            print PRAGMA integrity_check of a SQLite file
+//
+// mint prints "inserting" when MintBatch hands the signed batch to the
+// store, and "done" when MintBatch returns.
 package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"strconv"
+
+	_ "modernc.org/sqlite"
 
 	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/store"
@@ -33,15 +40,28 @@ func main() {
 }
 
 func run(args []string) error {
-	if len(args) != 3 {
-		return fmt.Errorf("usage: mintkill STORE-URL BATCH N")
+	switch {
+	case len(args) == 4 && args[0] == "mint":
+		n, err := strconv.Atoi(args[3])
+		if err != nil {
+			return err
+		}
+		return mint(args[1], args[2], n)
+	case (len(args) == 2 || len(args) == 3) && args[0] == "count":
+		f := store.Filter{All: true}
+		if len(args) == 3 {
+			f = store.Filter{Batches: []string{args[2]}}
+		}
+		return count(args[1], f)
+	case len(args) == 2 && args[0] == "integrity":
+		return integrity(args[1])
 	}
-	n, err := strconv.Atoi(args[2])
-	if err != nil {
-		return err
-	}
+	return fmt.Errorf("usage: mintkill mint URL BATCH N | count URL [BATCH] | integrity PATH")
+}
+
+func mint(url, batch string, n int) error {
 	ctx := context.Background()
-	st, closeStore, err := storeurl.Open(ctx, args[0], storeurl.Options{})
+	st, closeStore, err := storeurl.Open(ctx, url, storeurl.Options{})
 	if err != nil {
 		return err
 	}
@@ -63,9 +83,38 @@ func run(args []string) error {
 		reqs[i] = token.Request{Member: fmt.Sprintf("m-%d", i), Purpose: token.PurposeLogin,
 			Recipient: fmt.Sprintf("m-%d@example.org", i)}
 	}
-	if _, err := iss.MintBatch(ctx, args[1], reqs); err != nil {
+	if _, err := iss.MintBatch(ctx, batch, reqs); err != nil {
 		return err
 	}
 	fmt.Println("done")
+	return nil
+}
+
+func count(url string, f store.Filter) error {
+	ctx := context.Background()
+	st, closeStore, err := storeurl.Open(ctx, url, storeurl.Options{})
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	n, err := st.Count(ctx, f)
+	if err != nil {
+		return err
+	}
+	fmt.Println(n)
+	return nil
+}
+
+func integrity(path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var res string
+	if err := db.QueryRow("PRAGMA integrity_check").Scan(&res); err != nil {
+		return err
+	}
+	fmt.Println(res)
 	return nil
 }
