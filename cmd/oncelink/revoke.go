@@ -51,6 +51,11 @@ func (r *revokeFlags) check(now time.Time) error {
 	if !r.f.IssuedFrom.IsZero() && !r.f.IssuedBefore.IsZero() && !r.f.IssuedBefore.After(r.f.IssuedFrom) {
 		return usagef("revoke: --issued-before must be after --issued-from")
 	}
+	for _, id := range r.f.IDs {
+		if !store.ValidID(id) {
+			return usagef("revoke: --ids: %s is not a token id (a lower-case UUID, as 'oncelink report' shows them)", term(id))
+		}
+	}
 	if latest := now.Add(admin.WatermarkTolerance); r.f.IssuedBefore.After(latest) {
 		return usagef("revoke: --issued-before %s is in the future (it is %s here): it would refuse every link minted until then, and nothing can lower it; to revoke everything, use --all",
 			r.f.IssuedBefore.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
