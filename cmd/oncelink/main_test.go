@@ -149,16 +149,17 @@ func TestCLI(t *testing.T) {
 				t.Fatalf("report: %s", r.stdout)
 			}
 
-			// Revoking everything asks first; anything but the phrase aborts.
+			// Revoking everything asks first, with the count of outstanding
+			// links (b2's four); anything but the phrase aborts.
 			r = oncelink(t, "yes\n", "--store", url, "revoke", "--all").want(t, 3)
-			if !strings.Contains(r.stderr, "revoke everything") {
+			if !strings.Contains(r.stderr, `"revoke 4"`) {
 				t.Fatalf("no confirmation prompt: %s", r.stderr)
 			}
 			oncelink(t, "", "--store", url, "revoke", "--all").want(t, 3)
 			if err := consume(b2[1], "sess-b2-1"); err != nil {
 				t.Fatalf("an unconfirmed revoke-all revoked: %v", err)
 			}
-			r = oncelink(t, "revoke everything\n", "--store", url, "revoke", "--all").want(t, 0)
+			r = oncelink(t, "revoke 3\n", "--store", url, "revoke", "--all").want(t, 0)
 			if !strings.Contains(r.stdout, "watermark") || !strings.Contains(r.stdout, "sess-b2-1") {
 				t.Fatalf("revoke --all: %s", r.stdout)
 			}

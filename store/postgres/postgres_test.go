@@ -205,8 +205,8 @@ func TestNotMigrated(t *testing.T) {
 		}(),
 	}
 	for name, err := range checks {
-		if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "not migrated") {
-			t.Errorf("%s on an unmigrated schema: %v, want ErrUnavailable saying the schema is not migrated", name, err)
+		if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, store.ErrNoStore) || !strings.Contains(err.Error(), "not migrated") {
+			t.Errorf("%s on an unmigrated schema: %v, want ErrUnavailable and ErrNoStore saying the schema is not migrated", name, err)
 		}
 	}
 }
