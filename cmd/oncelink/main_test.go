@@ -82,7 +82,10 @@ func TestCLI(t *testing.T) {
 			keys, _ := token.NewKeyring(key)
 			iss, _ := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
 			p, _ := iss.Parser()
-			v, _ := verify.New(p, st)
+			v, err := verify.New(p, st)
+			if err != nil {
+				t.Fatal(err)
+			}
 			mint := func(batch string, n int) []*token.Link {
 				var reqs []token.Request
 				for i := 0; i < n; i++ {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,7 +38,10 @@ func newFixture(t *testing.T, b teststores.Backend) *fixture {
 		t.Fatal(err)
 	}
 	p, _ := iss.Parser()
-	v, _ := verify.New(p, st)
+	v, err := verify.New(p, st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &fixture{st: st, url: url, iss: iss, v: v}
 }
 
@@ -101,13 +105,26 @@ func TestCLINeverInventsAStore(t *testing.T) {
 	oncelink(t, "", "--store", "sqlite:"+fresh, "freeze", "--global", "--force").want(t, 0)
 }
 
-// TestCLINeverInventsAServerStore: on PostgreSQL and Redis, a mistyped
-// schema or key prefix is an error, and creates nothing.
+// TestCLINeverInventsAServerStore: on PostgreSQL, MariaDB and Redis, a
+// mistyped schema, table prefix or key prefix is an error, and creates
+// nothing.
 func TestCLINeverInventsAServerStore(t *testing.T) {
 	for _, b := range teststores.Durable()[1:] {
 		t.Run(b.Name, func(t *testing.T) {
 			_, url := b.New(t)
 			typo := strings.Replace(strings.Replace(url, "oncelink_schema=", "oncelink_schema=x", 1), "oncelink_prefix=", "oncelink_prefix=x", 1)
+			if typo == url {
+				// A MariaDB store of the tests is a database of its own,
+				// its tables under the default prefix: mistype the prefix.
+				u, err := neturl.Parse(url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				q := u.Query()
+				q.Set("oncelink_prefix", "x_")
+				u.RawQuery = q.Encode()
+				typo = u.String()
+			}
 			r := oncelink(t, "", "--store", typo, "freeze", "--global")
 			if r.code == 0 || strings.Contains(r.stdout, "frozen") || !strings.Contains(r.stderr, "oncelink init") {
 				t.Fatalf("a freeze on a mistyped store: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
