@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"github.com/oncelink/oncelink/store"
@@ -23,6 +22,14 @@ var (
 	// again (revokers must be idempotent), or end them by hand from the
 	// report.
 	ErrSessions = errors.New("oncelink admin: sessions not all ended")
+	// ErrNoMatch: the freeze, thaw or revocation names a scope that holds
+	// no link (a mistyped batch or member, or the wrong store). Nothing was
+	// done; [Force] does it anyway.
+	ErrNoMatch = errors.New("oncelink admin: matches no link")
+	// ErrConfirm: the revocation is as wide as "everything" and was not
+	// confirmed with the number of links it covers ([Confirm]). Nothing was
+	// done. The error is a *[ConfirmError], which carries the count.
+	ErrConfirm = errors.New("oncelink admin: confirmation required")
 )
 
 // SessionRevoker ends sessions of the site. It is handed the references the
@@ -101,220 +108,6 @@ func New(st store.Store, opts ...Option) (*Admin, error) {
 
 // Store returns the admin's store.
 func (a *Admin) Store() store.Store { return a.st }
-
-// RevokeResult says what a revocation did.
-type RevokeResult struct {
-	// Revoked is how many records were revoked one by one (idempotent: 0 on
-	// a second call).
-	Revoked int64 `json:"revoked"`
-	// Watermark is set when the filter was applied as a watermark: every
-	// link issued before it (of Members, or of everyone) is refused from now
-	// on, whatever their number, and no record was changed one by one.
-	Watermark time.Time `json:"watermark,omitzero"`
-	// Members is the members a member watermark was set for.
-	Members []string `json:"members,omitempty"`
-	// Sessions is the session references of the consumed links the
-	// revocation covers: handed to the session revoker when there is one.
-	Sessions []string `json:"sessions"`
-	// SessionsEnded reports whether the session revoker accepted them all.
-	SessionsEnded bool `json:"sessions_ended"`
-}
-
-// Preview says what a revocation would cover.
-type Preview struct {
-	// Matching is how many records the filter selects (including ones
-	// already revoked or expired).
-	Matching int64 `json:"matching"`
-	// Consumed is how many of them were consumed: their sessions would end.
-	Consumed int64 `json:"consumed"`
-	// Watermark reports whether the revocation would be a watermark.
-	Watermark bool `json:"watermark"`
-}
-
-// watermarkShape reports whether f is applied as a watermark: everything,
-// everything issued before a time, or every link of some members (issued
-// before a time). Those take one write per member or one in all, whatever
-// the number of links, and act on links that are minted concurrently.
-func watermarkShape(f store.Filter) bool {
-	if f.All {
-		return true
-	}
-	rest := f
-	rest.Members, rest.IssuedBefore = nil, time.Time{}
-	return rest.IsEmpty() && (len(f.Members) > 0 || !f.IssuedBefore.IsZero())
-}
-
-// Preview counts what Revoke would cover, changing nothing.
-func (a *Admin) Preview(ctx context.Context, f store.Filter) (Preview, error) {
-	if err := f.Validate(); err != nil {
-		return Preview{}, fmt.Errorf("%w: %w", ErrRequest, err)
-	}
-	n, err := a.st.Count(ctx, f)
-	if err != nil {
-		return Preview{}, err
-	}
-	c, err := a.st.Count(ctx, consumedOf(f))
-	if err != nil {
-		return Preview{}, err
-	}
-	return Preview{Matching: n, Consumed: c, Watermark: watermarkShape(f)}, nil
-}
-
-func consumedOf(f store.Filter) store.Filter {
-	if f.All {
-		return store.Filter{Consumed: true}
-	}
-	f.Consumed = true
-	return f
-}
-
-// Revoke revokes every link the filter selects, consumed ones included, so
-// that it is refused on the next verification on every instance, records
-// the revocation in the ledger, and hands the sessions opened by consumed
-// links to the session revoker.
-//
-// Everything, everything issued before a time, and every link of some
-// members are applied as watermarks: constant work per member (or in all),
-// whatever the number of links. Other filters revoke record by record in one
-// store operation. actor names who asked, for the ledger.
-//
-// The revocation itself is done before sessions are looked up; if ending
-// sessions fails, the links stay revoked and the error wraps [ErrSessions].
-func (a *Admin) Revoke(ctx context.Context, f store.Filter, actor string) (RevokeResult, error) {
-	if err := f.Validate(); err != nil {
-		return RevokeResult{}, fmt.Errorf("%w: %w", ErrRequest, err)
-	}
-	now := store.Micro(a.clock())
-	var res RevokeResult
-	detail := describeFilter(f)
-	sessionsOf := consumedOf(f)
-	if watermarkShape(f) {
-		before := now.Add(time.Microsecond) // covers links issued up to this instant
-		if !f.IssuedBefore.IsZero() {
-			before = store.MicroCeil(f.IssuedBefore) // as every filter bound is compared
-		}
-		members := f.Members
-		if len(members) == 0 {
-			members = []string{""}
-		}
-		var evs []store.Event
-		for _, m := range members {
-			if err := a.st.Watermark(ctx, m, before); err != nil {
-				return res, fmt.Errorf("watermark for %q: %w", m, err)
-			}
-			evs = append(evs, store.Event{At: now, Kind: store.EventWatermark, Member: m, Actor: actor,
-				Detail: fmt.Sprintf("every link issued before %s", before.Format(time.RFC3339Nano))})
-		}
-		res.Watermark = before
-		if len(f.Members) > 0 {
-			res.Members = slices.Clone(f.Members)
-		}
-		sessionsOf.IssuedBefore = before
-		a.append(ctx, evs...)
-	} else {
-		n, err := a.st.Revoke(ctx, f, now)
-		if err != nil {
-			return res, err
-		}
-		res.Revoked = n
-		a.append(ctx, store.Event{At: now, Kind: store.EventRevoked, Count: n, Actor: actor, Detail: detail,
-			Batch: single(f.Batches), Member: single(f.Members)})
-	}
-	a.logger.WarnContext(ctx, "oncelink: links revoked", "filter", detail, "revoked", res.Revoked, "watermark", res.Watermark, "actor", actor)
-
-	sessions, err := a.sessionsOf(ctx, sessionsOf)
-	if err != nil {
-		return res, fmt.Errorf("%w: links revoked, but their sessions could not be listed: %w", ErrSessions, err)
-	}
-	res.Sessions = sessions
-	if a.sessions == nil || len(sessions) == 0 {
-		res.SessionsEnded = len(sessions) == 0
-		return res, nil
-	}
-	if err := a.endSessions(ctx, sessions); err != nil {
-		return res, fmt.Errorf("%w: %d sessions: %w", ErrSessions, len(sessions), err)
-	}
-	res.SessionsEnded = true
-	a.append(ctx, store.Event{At: now, Kind: store.EventSessions, Count: int64(len(sessions)), Actor: actor, Detail: "ended sessions of revoked links: " + detail})
-	return res, nil
-}
-
-// sessionsOf pages through the consumed records a filter selects and
-// returns their distinct session references.
-func (a *Admin) sessionsOf(ctx context.Context, f store.Filter) ([]string, error) {
-	seen := map[string]bool{}
-	sessions := []string{}
-	after := ""
-	for {
-		page, err := a.st.Records(ctx, store.RecordQuery{Filter: f, After: after, Limit: store.MaxPage})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range page {
-			if s := r.Consumer.Session; s != "" && !seen[s] {
-				seen[s] = true
-				sessions = append(sessions, s)
-			}
-		}
-		if len(page) < store.MaxPage {
-			return sessions, nil
-		}
-		after = page[len(page)-1].ID
-	}
-}
-
-// endSessions hands sessions to the revoker in pages, recovering a panic.
-func (a *Admin) endSessions(ctx context.Context, sessions []string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("session revoker panicked: %v", r)
-		}
-	}()
-	for start := 0; start < len(sessions); start += 1000 {
-		if err := a.sessions.RevokeSessions(ctx, sessions[start:min(start+1000, len(sessions))]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Freeze places a reversible hold: every link it covers is refused with
-// verify.ErrFrozen on the next verification, on every instance, and nothing
-// is consumed. Scope is global (key ""), batch or member.
-func (a *Admin) Freeze(ctx context.Context, scope store.Scope, key, reason, actor string) error {
-	h := store.Hold{Scope: scope, Key: key, Since: store.Micro(a.clock()), Reason: reason}
-	if err := h.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrRequest, err)
-	}
-	if len(reason) > store.MaxReasonLen {
-		return fmt.Errorf("%w: reason longer than %d bytes", ErrRequest, store.MaxReasonLen)
-	}
-	if err := a.st.Freeze(ctx, h); err != nil {
-		return err
-	}
-	a.logger.WarnContext(ctx, "oncelink: frozen", "scope", scope, "key", key, "reason", reason, "actor", actor)
-	a.append(ctx, store.Event{At: h.Since, Kind: store.EventFrozen, Actor: actor, Detail: scope.String() + " " + key + ": " + reason,
-		Batch: keyIf(scope, store.ScopeBatch, key), Member: keyIf(scope, store.ScopeMember, key)})
-	return nil
-}
-
-// Thaw lifts a hold and reports whether there was one. Links it covered
-// are consumable again if nothing else refuses them.
-func (a *Admin) Thaw(ctx context.Context, scope store.Scope, key, actor string) (bool, error) {
-	if err := store.ValidateScopeKey(scope, key); err != nil {
-		return false, fmt.Errorf("%w: %w", ErrRequest, err)
-	}
-	ok, err := a.st.Thaw(ctx, scope, key)
-	if err != nil {
-		return false, err
-	}
-	if ok {
-		a.logger.WarnContext(ctx, "oncelink: thawed", "scope", scope, "key", key, "actor", actor)
-		a.append(ctx, store.Event{At: store.Micro(a.clock()), Kind: store.EventThawed, Actor: actor, Detail: scope.String() + " " + key,
-			Batch: keyIf(scope, store.ScopeBatch, key), Member: keyIf(scope, store.ScopeMember, key)})
-	}
-	return ok, nil
-}
 
 // State lists what is in force: holds and watermarks.
 type State struct {

@@ -138,12 +138,24 @@ func TestIncidentReplay(t *testing.T) {
 				t.Fatalf("a link of the frozen batch: %v", err)
 			}
 
-			// One call revokes every link of the send.
-			res, err := s.a.Revoke(ctx, store.Filter{IssuedFrom: start, IssuedBefore: time.Now().Add(time.Second)}, "ops@site")
+			// One call revokes every link of the send: as wide as everything,
+			// it is confirmed with the count its preview shows.
+			send := store.Filter{IssuedFrom: start, IssuedBefore: time.Now().Add(time.Second)}
+			p, err := s.a.Preview(ctx, send)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Revoked != 1000 || !res.SessionsEnded {
+			if !p.Wide || p.Confirm != 970 || p.Matching != 1000 {
+				t.Fatalf("Preview = %+v, want a wide revocation of 970 outstanding links", p)
+			}
+			if _, err := s.a.Revoke(ctx, send, "ops@site"); !errors.Is(err, admin.ErrConfirm) {
+				t.Fatalf("an unconfirmed revocation of everything: %v", err)
+			}
+			res, err := s.a.Revoke(ctx, send, "ops@site", admin.Confirm(p.Confirm))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Revoked != 1000 || res.Covered != 970 || !res.SessionsEnded {
 				t.Fatalf("Revoke = %+v", res)
 			}
 			slices.Sort(wantSessions)
@@ -220,7 +232,7 @@ func TestRevokeWatermark(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Watermark.IsZero() || res.Revoked != 0 || !slices.Equal(res.Sessions, []string{"sess-1"}) {
+			if res.Sequence == 0 || res.Revoked != 0 || res.Covered != 1 || !slices.Equal(res.Sessions, []string{"sess-1"}) {
 				t.Fatalf("member revoke = %+v", res)
 			}
 			if err := s.consume(links[30], email(30), "x"); !errors.Is(err, verify.ErrRevoked) {
@@ -229,12 +241,16 @@ func TestRevokeWatermark(t *testing.T) {
 			if err := s.consume(links[31], email(31), "s31"); err != nil {
 				t.Fatalf("member 31 after another member's watermark: %v", err)
 			}
-			res, err = s.a.Revoke(ctx, store.Filter{All: true}, "ops")
+			p, err := s.a.Preview(ctx, store.Filter{All: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err = s.a.Revoke(ctx, store.Filter{All: true}, "ops", admin.Confirm(p.Confirm))
 			if err != nil {
 				t.Fatal(err)
 			}
 			slices.Sort(res.Sessions)
-			if res.Watermark.IsZero() || !slices.Equal(res.Sessions, []string{"s31", "sess-0", "sess-1", "sess-2", "sess-3"}) {
+			if res.Sequence == 0 || !slices.Equal(res.Sessions, []string{"s31", "sess-0", "sess-1", "sess-2", "sess-3"}) {
 				t.Fatalf("revoke everything = %+v", res)
 			}
 			for i := 4; i < 40; i++ {
@@ -269,17 +285,17 @@ func TestFreezeThaw(t *testing.T) {
 			st, _ := b.New(t)
 			s := newSite(t, st)
 			links := s.mintBatches(t, 4, 2, "f")
-			if err := s.a.Freeze(ctx, store.ScopeGlobal, "", "investigating", "ops"); err != nil {
-				t.Fatal(err)
+			if res, err := s.a.Freeze(ctx, store.ScopeGlobal, "", "investigating", "ops"); err != nil || res.Outstanding != 4 {
+				t.Fatalf("Freeze = %+v, %v", res, err)
 			}
 			if err := s.consume(links[0], email(0), "x"); !errors.Is(err, verify.ErrFrozen) {
 				t.Fatalf("globally frozen: %v", err)
 			}
-			if ok, err := s.a.Thaw(ctx, store.ScopeGlobal, "", "ops"); err != nil || !ok {
-				t.Fatalf("Thaw = %v, %v", ok, err)
+			if res, err := s.a.Thaw(ctx, store.ScopeGlobal, "", "ops"); err != nil || !res.Changed || res.Usable != 4 {
+				t.Fatalf("Thaw = %+v, %v", res, err)
 			}
-			if err := s.a.Freeze(ctx, store.ScopeBatch, "f-001", "bad batch", "ops"); err != nil {
-				t.Fatal(err)
+			if res, err := s.a.Freeze(ctx, store.ScopeBatch, "f-001", "bad batch", "ops"); err != nil || res.Outstanding != 2 {
+				t.Fatalf("Freeze = %+v, %v", res, err)
 			}
 			if err := s.consume(links[2], email(2), "x"); !errors.Is(err, verify.ErrFrozen) {
 				t.Fatalf("batch frozen: %v", err)
@@ -287,7 +303,7 @@ func TestFreezeThaw(t *testing.T) {
 			if err := s.consume(links[0], email(0), "s0"); err != nil {
 				t.Fatalf("the other batch: %v", err)
 			}
-			if err := s.a.Freeze(ctx, store.ScopeBatch, "", "x", "ops"); !errors.Is(err, admin.ErrRequest) {
+			if _, err := s.a.Freeze(ctx, store.ScopeBatch, "", "x", "ops"); !errors.Is(err, admin.ErrRequest) {
 				t.Fatalf("a batch freeze without a batch: %v", err)
 			}
 			evs, _, err := st.Events(ctx, store.EventQuery{Kinds: []store.EventKind{store.EventFrozen, store.EventThawed}})
@@ -449,7 +465,7 @@ func TestHTTP(t *testing.T) {
 				t.Fatalf("state: %d %v", code, m)
 			}
 			code, m, body = do("POST", "/thaw", "staff", js, `{"scope":"batch","key":"h-001"}`)
-			if code != 200 || m["thawed"] != true {
+			if code != 200 || m["changed"] != true {
 				t.Fatalf("thaw: %d %s", code, body)
 			}
 			code, m, body = do("GET", "/report?batch=h-000", "staff", "", "")

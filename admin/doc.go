@@ -13,19 +13,29 @@
 //
 // # The first minute
 //
-// [Admin.Freeze] a batch (or everything) to stop logins from it at once,
-// reversibly, on every instance: the next verification is refused. Then
-// [Admin.Revoke] what must never work again: revoking everything, or every
-// link of some members, is a watermark, constant work whatever the number of
-// links; other filters revoke record by record in one store operation.
+// [Admin.Batches] names the sends a site made. [Admin.Freeze] a batch (or
+// everything) to stop logins from it at once, reversibly, on every instance:
+// the next verification is refused. Then [Admin.Revoke] what must never work
+// again: revoking everything, or every link of some members, is a watermark
+// on the store's sequence, constant work whatever the number of links, that
+// covers every link the store had recorded, whatever the minting machines'
+// clocks; other filters revoke record by record in one store operation.
 // Revoking consumed links hands their sessions to the [SessionRevoker].
+//
+// Every action says what it covered (the outstanding links it stops or lets
+// through), refuses a scope that matches no link ([ErrNoMatch]) unless
+// [Force], and a revocation as wide as everything ([Preview]: everything,
+// more than [ConfirmShare] of the outstanding links, or all of a purpose)
+// must be confirmed with its count ([Confirm]). An issued-before bound later
+// than now plus [WatermarkTolerance] is refused.
 //
 // # The first hour and the day after
 //
 // [Admin.Report] lists, for a batch or a window, every member who received a
 // link, every consumption (presented identity, address, user agent,
 // session) and every refusal, and names the affected members: those whose
-// link was consumed or presented with an identity that did not match. JSON
+// link was consumed or presented with an identity that did not match. Each
+// link's status is what Consume would answer for it ([store.Decide]). JSON
 // and CSV ([Report.WriteCSV]) come from the same report.
 //
 // # Security considerations
@@ -36,8 +46,8 @@
 // browser requests are refused (net/http's CrossOriginProtection). Every
 // action is recorded in the ledger with the actor the authorizer named.
 // Reports hold personal data (addresses, IPs, user agents, sessions):
-// restrict who may read them. CSV cells that a spreadsheet would run as
-// formulas are prefixed with a quote.
+// restrict who may read them. Every CSV cell that a spreadsheet would run as
+// a formula is prefixed with a quote.
 //
 // # Backwards compatibility
 //

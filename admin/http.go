@@ -23,16 +23,24 @@ const MaxRequestBody = 1 << 20
 // NewHandler returns the HTTP admin API, to be mounted under a prefix with
 // http.StripPrefix:
 //
-//	POST /revoke   {"filter": {...}, "dry_run": false}  → RevokeResult, or Preview when dry_run
-//	POST /freeze   {"scope": "batch", "key": "b-1", "reason": "..."}
-//	POST /thaw     {"scope": "batch", "key": "b-1"}     → {"thawed": true}
+//	POST /revoke   {"filter": {...}, "dry_run": false, "confirm": 18000, "force": false}
+//	                                                     → RevokeResult, or Preview when dry_run
+//	POST /freeze   {"scope": "batch", "key": "b-1", "reason": "...", "force": false} → HoldResult
+//	POST /thaw     {"scope": "batch", "key": "b-1", "force": false}                  → HoldResult
 //	GET  /state                                          → holds and watermarks
+//	GET  /batches                                        → {"batches": [BatchReport...]}
 //	GET  /report?batch=...&since=...&until=...&format=json|csv
 //
 // Every request is refused with 403 unless authorize says yes. POST bodies
 // must be JSON (application/json), at most [MaxRequestBody] bytes, with no
 // unknown fields; cross-origin browser requests are refused. A bad request
 // gets 400 with the reason and changes nothing; a store failure gets 503.
+//
+// A revocation as wide as everything ([Preview]) gets 409 and changes
+// nothing unless "confirm" carries the number of outstanding links it
+// covers: the 409 body says it ({"error": ..., "confirm": N, "preview":
+// {...}}), as does a dry run. A freeze, thaw or revocation whose scope
+// matches no link gets 409 and changes nothing unless "force".
 func NewHandler(a *Admin, authorize Authorizer) (http.Handler, error) {
 	if a == nil || authorize == nil {
 		return nil, fmt.Errorf("%w: the admin handler needs an admin and an authorizer", ErrConfig)
@@ -43,6 +51,7 @@ func NewHandler(a *Admin, authorize Authorizer) (http.Handler, error) {
 	mux.HandleFunc("POST /freeze", h.freeze)
 	mux.HandleFunc("POST /thaw", h.thaw)
 	mux.HandleFunc("GET /state", h.state)
+	mux.HandleFunc("GET /batches", h.batches)
 	mux.HandleFunc("GET /report", h.report)
 	cop := http.NewCrossOriginProtection()
 	return cop.Handler(h.guard(mux)), nil
@@ -100,9 +109,17 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 }
 
 // fail maps an error to a status: request errors are 400 with their
-// message, anything else 503.
+// message, a scope that matches nothing or a wide revocation not confirmed
+// 409, anything else 503.
 func fail(w http.ResponseWriter, err error) {
+	var ce *ConfirmError
 	switch {
+	case errors.As(err, &ce):
+		writeJSON(w, http.StatusConflict, map[string]any{"error": err.Error(), "confirm": ce.Preview.Confirm, "preview": ce.Preview})
+	case errors.Is(err, ErrNoMatch):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, store.ErrUnsupported):
+		writeError(w, http.StatusNotImplemented, err.Error())
 	case errors.Is(err, ErrRequest), errors.Is(err, store.ErrInvalid):
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, ErrSessions):
@@ -130,6 +147,23 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 type RevokeRequest struct {
 	Filter JSONFilter `json:"filter"`
 	DryRun bool       `json:"dry_run"`
+	// Confirm is the number of outstanding links the caller confirms
+	// revoking, required when the revocation is as wide as everything.
+	Confirm *int64 `json:"confirm,omitempty"`
+	// Force revokes even when the filter matches no link.
+	Force bool `json:"force,omitempty"`
+}
+
+// requestOptions returns the options of a request's confirmation and force.
+func requestOptions(confirm *int64, force bool) []ActOption {
+	var opts []ActOption
+	if confirm != nil {
+		opts = append(opts, Confirm(*confirm))
+	}
+	if force {
+		opts = append(opts, Force())
+	}
+	return opts
 }
 
 func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
@@ -151,7 +185,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, p)
 		return
 	}
-	res, err := h.a.Revoke(r.Context(), f, actor(r))
+	res, err := h.a.Revoke(r.Context(), f, actor(r), requestOptions(req.Confirm, req.Force)...)
 	if err != nil {
 		if errors.Is(err, ErrSessions) {
 			writeJSON(w, http.StatusBadGateway, map[string]any{"error": err.Error(), "result": res})
@@ -168,6 +202,8 @@ type HoldRequest struct {
 	Scope  string `json:"scope"`
 	Key    string `json:"key"`
 	Reason string `json:"reason,omitempty"`
+	// Force freezes or thaws even when the scope matches no link.
+	Force bool `json:"force,omitempty"`
 }
 
 func (h *handler) holdRequest(w http.ResponseWriter, r *http.Request) (store.Scope, HoldRequest, bool) {
@@ -191,11 +227,12 @@ func (h *handler) freeze(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := h.a.Freeze(r.Context(), scope, req.Key, req.Reason, actor(r)); err != nil {
+	res, err := h.a.Freeze(r.Context(), scope, req.Key, req.Reason, actor(r), requestOptions(nil, req.Force)...)
+	if err != nil {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"frozen": true, "scope": req.Scope, "key": req.Key})
+	writeJSON(w, http.StatusOK, res)
 }
 
 func (h *handler) thaw(w http.ResponseWriter, r *http.Request) {
@@ -203,12 +240,21 @@ func (h *handler) thaw(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	thawed, err := h.a.Thaw(r.Context(), scope, req.Key, actor(r))
+	res, err := h.a.Thaw(r.Context(), scope, req.Key, actor(r), requestOptions(nil, req.Force)...)
 	if err != nil {
 		fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"thawed": thawed, "scope": req.Scope, "key": req.Key})
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (h *handler) batches(w http.ResponseWriter, r *http.Request) {
+	bs, err := h.a.Batches(r.Context())
+	if err != nil {
+		fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"batches": bs})
 }
 
 func (h *handler) state(w http.ResponseWriter, r *http.Request) {

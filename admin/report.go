@@ -67,7 +67,9 @@ type LinkReport struct {
 	Recipient string    `json:"recipient,omitempty"`
 	IssuedAt  time.Time `json:"issued_at,omitzero"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
-	// Status is "issued", "consumed", "revoked", "consumed, revoked",
+	// Status is what Consume would decide for the link when the report
+	// was made ([store.Decide]): "issued" (usable), "frozen", "consumed",
+	// "revoked" (one by one or by a watermark), "consumed, revoked",
 	// "expired", or "unknown" when the record was purged.
 	Status     string              `json:"status"`
 	ConsumedAt time.Time           `json:"consumed_at,omitzero"`
@@ -186,7 +188,9 @@ func (a *Admin) Report(ctx context.Context, q ReportQuery) (*Report, error) {
 	return rep, nil
 }
 
-// fillStatus reads the records of the links in the report, in pages.
+// fillStatus reads the records of the links in the report, in pages, and
+// the watermarks and holds in force, and says of each link what Consume
+// would.
 func (a *Admin) fillStatus(ctx context.Context, links map[string]*LinkReport) error {
 	ids := make([]string, 0, len(links))
 	for id := range links {
@@ -194,6 +198,10 @@ func (a *Admin) fillStatus(ctx context.Context, links map[string]*LinkReport) er
 	}
 	slices.Sort(ids)
 	now := a.clock()
+	g, err := store.LoadGuards(ctx, a.st)
+	if err != nil {
+		return err
+	}
 	for start := 0; start < len(ids); start += store.MaxFilterValues {
 		chunk := ids[start:min(start+store.MaxFilterValues, len(ids))]
 		recs, err := a.st.Records(ctx, store.RecordQuery{Filter: store.Filter{IDs: chunk}, Limit: store.MaxPage})
@@ -209,7 +217,7 @@ func (a *Admin) fillStatus(ctx context.Context, links map[string]*LinkReport) er
 				p := r.Consumer
 				l.ConsumedAt, l.ConsumedBy = r.ConsumedAt, &p
 			}
-			l.Status = status(r, now)
+			l.Status = status(&r, g, now)
 		}
 	}
 	for _, l := range links {
@@ -220,16 +228,20 @@ func (a *Admin) fillStatus(ctx context.Context, links map[string]*LinkReport) er
 	return nil
 }
 
-func status(r store.Record, now time.Time) string {
-	switch {
-	case r.Status == store.StatusRevoked && !r.ConsumedAt.IsZero():
-		return "consumed, revoked"
-	case r.Status == store.StatusRevoked:
+// status names what [store.Decide] says of r.
+func status(r *store.Record, g *store.Guards, now time.Time) string {
+	switch store.Decide(r, g, now) {
+	case store.ErrRevoked:
+		if !r.ConsumedAt.IsZero() {
+			return "consumed, revoked"
+		}
 		return "revoked"
-	case r.Status == store.StatusConsumed:
+	case store.ErrUsed:
 		return "consumed"
-	case !r.ExpiresAt.After(now):
+	case store.ErrExpired:
 		return "expired"
+	case store.ErrFrozen:
+		return "frozen"
 	}
 	return "issued"
 }
@@ -240,7 +252,8 @@ var CSVHeader = []string{"event", "at", "member", "affected", "token_id", "batch
 
 // WriteCSV writes the report as CSV, one row per event of each link:
 // "issued", "consumed", and "refused" (with its reason), after a header row
-// ([CSVHeader]). Times are RFC 3339 in UTC.
+// ([CSVHeader]). Times are RFC 3339 in UTC. A cell that a spreadsheet would
+// run as a formula is prefixed with a quote.
 func (r *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(CSVHeader); err != nil {
@@ -255,10 +268,14 @@ func (r *Report) WriteCSV(w io.Writer) error {
 	for _, m := range r.Members {
 		aff := strconv.FormatBool(m.Affected)
 		for _, l := range m.Links {
-			base := []string{m.Member, aff, l.TokenID, l.Batch, l.Purpose, csvSafe(l.Recipient), l.Status}
+			base := []string{m.Member, aff, l.TokenID, l.Batch, l.Purpose, l.Recipient, l.Status}
 			row := func(event, at, reason string, p store.Presentation) []string {
 				out := append([]string{event, at}, base...)
-				return append(out, reason, csvSafe(p.Identity), csvSafe(p.IP), csvSafe(p.UserAgent), csvSafe(p.Session))
+				out = append(out, reason, p.Identity, p.IP, p.UserAgent, p.Session)
+				for i := range out {
+					out[i] = csvSafe(out[i])
+				}
+				return out
 			}
 			if err := cw.Write(row("issued", ts(l.IssuedAt), "", store.Presentation{})); err != nil {
 				return err
@@ -279,8 +296,9 @@ func (r *Report) WriteCSV(w io.Writer) error {
 	return cw.Error()
 }
 
-// csvSafe defuses values a spreadsheet would run as a formula: the
-// presented identity and the user agent are typed by strangers.
+// csvSafe defuses a value a spreadsheet would run as a formula. Every cell
+// goes through it: user agents, addresses and typed identities come from
+// strangers, and member ids, batches and sessions from the site's data.
 func csvSafe(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s

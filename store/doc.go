@@ -8,7 +8,8 @@
 // that the secret hash matches and that the token's member, purpose and batch
 // are the record's (the record, not the token, is the truth), counts a failed
 // identity confirmation whatever the record's state, checks that it is not
-// revoked (one by one or by a watermark), not already consumed, not expired,
+// revoked (one by one, or by a watermark of time or of the store's
+// sequence), not already consumed, not expired,
 // not frozen and that the member's state has not changed, and marks it
 // consumed. Exactly one of any number of concurrent consumers of one record
 // succeeds.
@@ -56,6 +57,31 @@
 //
 // Revocations, watermarks and holds take effect on the next operation of
 // every process that shares the store: no backend caches them.
+//
+// [Decide] and [Check] state the rules of Consume in Go, over a record and
+// the [Guards] in force: Decide the record's state, Check the whole order
+// for a request, its claims and confirmation included, on the record as it
+// was before the request counted its failure. Reports describe links by
+// them, and the conformance suite checks every store's Peek and Consume
+// against them.
+//
+// # Clocks
+//
+// A record's IssuedAt is the minting machine's clock; a request's At is
+// the verifying machine's. [Tokens.WatermarkNow] decides by neither: it
+// draws a number from the store's own sequence, which every Insert draws
+// from too ([Record.Seq]), and covers every record recorded before it,
+// whatever their issue times. [Tokens.Watermark] and filter bounds compare
+// with IssuedAt, and so with the minting machine's clock. Expiry compares
+// ExpiresAt with the request's At.
+//
+// # Opening and creating
+//
+// A backend that can be told to open only an existing store (the sqlite
+// and redis MustExist options, postgres' Ping of the schema version)
+// reports a missing or outdated one as [ErrNoStore], and creates nothing:
+// tools that act on a store should never act on a new, empty one by
+// mistake.
 //
 // # Backwards compatibility
 //

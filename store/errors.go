@@ -37,6 +37,11 @@ var (
 	ErrInvalid = errors.New("store: invalid argument")
 	// ErrUnsupported: the store does not have an optional capability.
 	ErrUnsupported = errors.New("store: unsupported")
+	// ErrNoStore: there is no store where one was to be opened (no file, no
+	// schema, no key prefix), or its schema is older than this program's,
+	// and the caller asked not to create or migrate one. Nothing was
+	// created.
+	ErrNoStore = errors.New("store: no store here")
 )
 
 // IsOutcome reports whether err is one of the check outcomes (not found,

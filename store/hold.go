@@ -88,12 +88,23 @@ func validScopeKey(s Scope, key string) error {
 // ValidateScopeKey checks a scope and key pair as [Hold.Validate] does.
 func ValidateScopeKey(s Scope, key string) error { return validScopeKey(s, key) }
 
-// Mark is a revocation watermark: every record issued strictly before Before
-// (of Member, or of every member when Member is "") is refused as revoked.
+// Mark is a revocation watermark of one member, or of every member when
+// Member is "": every record of theirs issued strictly before Before, and
+// every record whose [Record.Seq] is below Seq, is refused as revoked. A
+// zero Before or Seq covers nothing.
+//
+// Seq is set by [Tokens.WatermarkNow] and decides by the store's own
+// sequence, so that "every link recorded so far" does not depend on any
+// clock. Before is set by [Tokens.Watermark] and compares with
+// [Record.IssuedAt], the clock of the machine that minted the link.
 type Mark struct {
 	Member string
 	Before time.Time
+	Seq    int64
 }
+
+// IsZero reports whether m covers nothing.
+func (m Mark) IsZero() bool { return m.Before.IsZero() && m.Seq == 0 }
 
 // ValidateWatermark checks the arguments of [Tokens.Watermark]: a time, and
 // a member of at most [MaxMemberLen] bytes ("" for every member). The error
@@ -101,6 +112,16 @@ type Mark struct {
 func ValidateWatermark(member string, before time.Time) error {
 	if !ValidText(member, MaxMemberLen) || before.IsZero() {
 		return fmt.Errorf("%w: watermark needs a time and a member of at most %d bytes", ErrInvalid, MaxMemberLen)
+	}
+	return nil
+}
+
+// ValidateWatermarkNow checks the member of [Tokens.WatermarkNow]: at most
+// [MaxMemberLen] bytes of text ([ValidText]), "" for every member. The
+// error wraps [ErrInvalid].
+func ValidateWatermarkNow(member string) error {
+	if !ValidText(member, MaxMemberLen) {
+		return fmt.Errorf("%w: watermark member must be at most %d bytes of text", ErrInvalid, MaxMemberLen)
 	}
 	return nil
 }

@@ -77,8 +77,15 @@ type Record struct {
 	IssuedAt  time.Time
 	ExpiresAt time.Time
 
-	// Status, Failures, ConsumedAt, RevokedAt and Consumer are kept by the
-	// store.
+	// Seq, Status, Failures, ConsumedAt, RevokedAt and Consumer are kept by
+	// the store.
+
+	// Seq is the number the store gave the record when it recorded it,
+	// drawn from one sequence of the store that only grows; the records of
+	// one Insert may share it. It orders records by when the store recorded
+	// them, whatever the clocks of the machines that minted them say, and is
+	// what a watermark taken by [Tokens.WatermarkNow] compares.
+	Seq    int64
 	Status Status
 	// Failures counts failed identity confirmations ([Tokens.Fail]).
 	Failures int

@@ -23,8 +23,14 @@ type Store interface {
 type Tokens interface {
 	// Insert adds records, all or nothing: if any record is invalid
 	// ([ErrInvalid]) or its id is already held or repeated ([ErrDuplicate]),
-	// nothing is inserted. The store sets Status to [StatusIssued] and clears
-	// the fields it keeps itself. An empty slice is a no-op.
+	// nothing is inserted. The store sets Status to [StatusIssued], draws
+	// the records' Seq from its sequence, and clears the other fields it
+	// keeps itself. An empty slice is a no-op.
+	//
+	// All or nothing holds whatever happens to the caller: if the process
+	// that inserts is killed part way, no record of the call is ever
+	// consumable, counted, listed or reported; the store removes what was
+	// written, at once or later.
 	Insert(ctx context.Context, recs []Record) error
 
 	// Get returns the record as stored, or [ErrNotFound]. It checks nothing.
@@ -49,12 +55,14 @@ type Tokens interface {
 	//  3. a [Mismatched] request counts one failure here, whatever the
 	//     record's state, and revokes an issued record whose failures reach
 	//     MaxFailures (MaxFailures > 0) with RevokedAt = req.At;
-	//  4. revoked (one by one or by a watermark), used, expired (ExpiresAt
-	//     at or before req.At), frozen, stale, each judged on the record as
-	//     it was before step 3;
+	//  4. revoked (one by one, or by a watermark: IssuedAt before its time
+	//     or Seq below its number), used, expired (ExpiresAt at or before
+	//     req.At), frozen, stale, each judged on the record as it was
+	//     before step 3;
 	//  5. a [Mismatched] request that passed them all: [ErrMismatch].
 	//
-	// The first failing check decides the error; nothing changes but the
+	// [Check] states steps 2, 4 and 5 in Go. The first failing check
+	// decides the error; nothing changes but the
 	// count of step 3. On success the record becomes [StatusConsumed] with
 	// ConsumedAt = req.At and Consumer = req.Presentation, and is returned.
 	// Of any number of concurrent calls for one record, at most one
@@ -87,10 +95,27 @@ type Tokens interface {
 	// never moves back: an earlier time than the one in place changes
 	// nothing. Like filter bounds, `before` is compared exactly: stores keep
 	// it rounded up to the microsecond ([MicroCeil]).
+	//
+	// The time is compared with [Record.IssuedAt], which the minting
+	// machine's clock set: a link minted by a machine whose clock is ahead
+	// escapes a watermark at "now", and one minted later by a machine whose
+	// clock is behind falls under it. To revoke "everything so far", use
+	// WatermarkNow.
 	Watermark(ctx context.Context, member string, before time.Time) error
 
+	// WatermarkNow makes every record the store has recorded when it runs
+	// refused as revoked: the records of member, or of every member when
+	// member is "". It draws a number from the store's sequence and sets it
+	// as the mark's Seq; every record whose [Record.Seq] is below it is
+	// refused, whatever its IssuedAt, so that no clock decides. A record
+	// inserted after WatermarkNow returns is never covered; one whose Insert
+	// runs at the same time may be. It costs one write, never moves a mark
+	// back, and returns the member's mark as it now stands.
+	WatermarkNow(ctx context.Context, member string) (Mark, error)
+
 	// Marks returns the watermarks in place, the global one (Member "")
-	// first, then by member.
+	// first, then by member. A member with a time watermark and a sequence
+	// watermark has one Mark with both.
 	Marks(ctx context.Context) ([]Mark, error)
 
 	// Records returns a page of the records a filter selects, in ascending
@@ -137,4 +162,20 @@ type Ledger interface {
 // Pinger is an optional capability: a cheap check that the store answers.
 type Pinger interface {
 	Ping(ctx context.Context) error
+}
+
+// Tallier is an optional capability: counting the records a filter selects
+// by what Consume would decide for each of them at a time, as [Decide]
+// does, in one pass in the store. [TallyOf] uses it when a store has it and
+// pages through [Tokens.Records] otherwise.
+type Tallier interface {
+	Tally(ctx context.Context, f Filter, at time.Time) (Tally, error)
+}
+
+// BatchLister is an optional capability: the batches the store holds
+// records of, so that an operator can name the right one.
+type BatchLister interface {
+	// Batches returns a page of batch summaries in ascending batch order,
+	// after q.After. Records without a batch are not listed.
+	Batches(ctx context.Context, q BatchQuery) ([]BatchSummary, error)
 }

@@ -40,8 +40,8 @@ func CleanText(s string, max int) string {
 // ValidText reports whether s is text a store keeps as it is: at most max
 // bytes of valid UTF-8 without NUL. Stores refuse any other text with
 // [ErrInvalid]: through [Record.Validate], [ConsumeRequest.Validate],
-// [Event.Validate], [Hold.Validate], the query and filter checks, and the
-// key check of [Counters.Hit].
+// [Event.Validate], [Hold.Validate], the query and filter checks, the
+// member of [Tokens.WatermarkNow] and the key check of [Counters.Hit].
 func ValidText(s string, max int) bool {
 	return len(s) <= max && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/oncelink/oncelink/admin"
@@ -25,27 +24,41 @@ const (
 	exitFailed       = 1
 	exitUsage        = 2
 	exitNotConfirmed = 3
+	exitNoMatch      = 4
 )
 
-// ConfirmPhrase must be typed to revoke everything without --yes.
-const confirmPhrase = "revoke everything"
-
-const usage = `usage: oncelink [--store URL] [--json] COMMAND [flags]
+const usage = `usage: oncelink [--store URL] [--json] [--timeout D] COMMAND [flags]
 
 Commands:
-  revoke    revoke links (--all, --ids, --members, --batches, --purpose,
-            --issued-from, --issued-before, --consumed), --dry-run first
+  batches   list the batches sent, with their links by state and refusals
   freeze    stop logins, reversibly (--global, --batch B, --member M)
   thaw      lift a freeze (--global, --batch B, --member M)
+  revoke    revoke links (--all, --ids, --members, --batches, --purpose,
+            --issued-from, --issued-before, --consumed), --dry-run first
   state     list freezes and watermarks in force
   report    who was affected (--batch B, --since T, --until T), --csv or --json
   purge     delete records that expired and ledger entries older than a
             cut-off (--older-than 720h or --before T), --dry-run first
-  migrate   apply the PostgreSQL or MariaDB migrations
+  init      create the store, or bring it up to date: the SQLite file, the
+            PostgreSQL or MariaDB migrations (--repair: a Redis store that
+            lost its control key); migrate is the same command
 
 The store URL is --store or $ONCELINK_STORE: sqlite:PATH, postgres://...,
-mysql://..., redis://... Times are RFC 3339 (2026-11-25T09:00:00Z).
-Exit codes: 0 done, 1 failed, 2 usage error, 3 not confirmed.
+mysql://..., redis://... Every command but init opens an existing store and
+creates nothing. Times are RFC 3339 (2026-11-25T09:00:00Z).
+
+Every freeze, thaw and revoke says how many links it covers, and refuses a
+scope that matches no link (exit 4) unless --force. A revoke that covers
+more than half of the outstanding links, or all of a purpose, or --all, asks
+you to type its count unless --yes.
+
+revoke --all and revoke --members cover every link the store had recorded
+when they ran, whatever the clocks of the machines that minted them;
+--issued-from and --issued-before compare with each link's issue time, set
+by the clock of the machine that minted it.
+
+Exit codes: 0 done, 1 failed, 2 usage error, 3 not confirmed, 4 matched no
+link (nothing was done in cases 2 to 4).
 `
 
 func main() {
@@ -57,10 +70,11 @@ func main() {
 
 // cli holds one invocation.
 type cli struct {
-	stdin          io.Reader
+	stdin          *bufio.Reader
 	stdout, stderr io.Writer
 	storeURL       string
 	json           bool
+	timeout        time.Duration
 }
 
 // usageError is a mistake in the command line: exit 2, nothing done.
@@ -70,10 +84,15 @@ func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
+// noMatchError is an action whose scope matches no link: exit 4.
+type noMatchError struct{ msg string }
+
+func (e noMatchError) Error() string { return e.msg }
+
 var errNotConfirmed = errors.New("not confirmed: nothing was done")
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr, storeURL: os.Getenv("ONCELINK_STORE")}
+	c := &cli{stdin: bufio.NewReader(stdin), stdout: stdout, stderr: stderr, storeURL: os.Getenv("ONCELINK_STORE"), timeout: 5 * time.Minute}
 	global := flag.NewFlagSet("oncelink", flag.ContinueOnError)
 	global.SetOutput(io.Discard)
 	c.common(global)
@@ -90,8 +109,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitUsage
 	}
 	cmds := map[string]func(context.Context, []string) error{
-		"revoke": c.revoke, "freeze": c.freeze, "thaw": c.thaw, "state": c.state,
-		"report": c.report, "purge": c.purge, "migrate": c.migrate,
+		"revoke": c.revoke, "freeze": c.freeze, "thaw": c.thaw, "state": c.state, "batches": c.batches,
+		"report": c.report, "purge": c.purge, "init": c.init, "migrate": c.init,
 	}
 	cmd, ok := cmds[rest[0]]
 	if !ok {
@@ -107,10 +126,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func (c *cli) common(fs *flag.FlagSet) {
 	fs.StringVar(&c.storeURL, "store", c.storeURL, "store URL (or $ONCELINK_STORE)")
 	fs.BoolVar(&c.json, "json", c.json, "write JSON for machines")
+	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up after this long")
 }
 
 func (c *cli) fail(err error) int {
 	var ue usageError
+	var nm noMatchError
+	var ce *admin.ConfirmError
 	switch {
 	case err == nil:
 		return exitOK
@@ -118,7 +140,10 @@ func (c *cli) fail(err error) int {
 		fmt.Fprintln(c.stderr, "oncelink:", err)
 		fmt.Fprintln(c.stderr, "run 'oncelink help' for usage")
 		return exitUsage
-	case errors.Is(err, errNotConfirmed):
+	case errors.As(err, &nm), errors.Is(err, admin.ErrNoMatch):
+		fmt.Fprintln(c.stderr, "oncelink:", err)
+		return exitNoMatch
+	case errors.Is(err, errNotConfirmed), errors.As(err, &ce):
 		fmt.Fprintln(c.stderr, "oncelink:", err)
 		return exitNotConfirmed
 	}
@@ -138,30 +163,42 @@ func (c *cli) flags(name string, args []string, define func(*flag.FlagSet)) erro
 	if fs.NArg() > 0 {
 		return usagef("%s: unexpected argument %q", name, fs.Arg(0))
 	}
+	if c.timeout <= 0 {
+		return usagef("%s: --timeout must be positive", name)
+	}
 	return nil
 }
 
-func (c *cli) open(ctx context.Context, migrate bool) (*admin.Admin, func() error, error) {
+// open opens the store, an existing one only unless o.Create, and bounds
+// the command by --timeout.
+func (c *cli) open(ctx context.Context, o storeurl.Options) (context.Context, *admin.Admin, func(), error) {
 	if c.storeURL == "" {
-		return nil, nil, usagef("no store: pass --store URL or set ONCELINK_STORE")
+		return nil, nil, nil, usagef("no store: pass --store URL or set ONCELINK_STORE")
 	}
-	st, closer, err := storeurl.Open(ctx, c.storeURL, storeurl.Options{Migrate: migrate})
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	st, closer, err := storeurl.Open(ctx, c.storeURL, o)
 	if err != nil {
-		return nil, nil, fmt.Errorf("opening the store: %w", err)
+		cancel()
+		where := storeurl.Redact(c.storeURL)
+		if errors.Is(err, store.ErrNoStore) {
+			return nil, nil, nil, fmt.Errorf("no oncelink store at %s (%w): check --store or $ONCELINK_STORE, or create one with 'oncelink init'", where, err)
+		}
+		return nil, nil, nil, fmt.Errorf("opening the store at %s: %w", where, err)
 	}
 	a, err := admin.New(st)
 	if err != nil {
 		closer()
-		return nil, nil, err
+		cancel()
+		return nil, nil, nil, err
 	}
-	return a, closer, nil
+	return ctx, a, func() { closer(); cancel() }, nil
 }
 
 // confirm asks the operator to type phrase; anything else, or no answer,
 // returns errNotConfirmed.
 func (c *cli) confirm(warning, phrase string) error {
 	fmt.Fprintf(c.stderr, "%s\nType %q to confirm: ", warning, phrase)
-	line, _ := bufio.NewReader(c.stdin).ReadString('\n')
+	line, _ := c.stdin.ReadString('\n')
 	if strings.TrimSpace(line) != phrase {
 		fmt.Fprintln(c.stderr)
 		return errNotConfirmed
@@ -219,169 +256,15 @@ func (f timeFlag) Set(s string) error {
 	return nil
 }
 
-func (c *cli) revoke(ctx context.Context, args []string) error {
-	var f store.Filter
-	var ids, members, batches list
-	var dry, yes bool
-	actor := actorName()
-	err := c.flags("revoke", args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&f.All, "all", false, "every link (a watermark); asks for confirmation")
-		fs.Var(&ids, "ids", "token ids, comma-separated")
-		fs.Var(&members, "members", "member ids, comma-separated")
-		fs.Var(&batches, "batches", "batch ids, comma-separated")
-		fs.StringVar(&f.Purpose, "purpose", "", "links of this purpose")
-		fs.Var(timeFlag{&f.IssuedFrom}, "issued-from", "links issued at or after this time")
-		fs.Var(timeFlag{&f.IssuedBefore}, "issued-before", "links issued before this time")
-		fs.BoolVar(&f.Consumed, "consumed", false, "only links that were consumed")
-		fs.BoolVar(&dry, "dry-run", false, "count what would be revoked; change nothing")
-		fs.BoolVar(&yes, "yes", false, "do not ask for confirmation")
-		fs.StringVar(&actor, "actor", actor, "who is acting, for the ledger")
-	})
-	if err != nil {
+// init creates the store, or brings it up to date.
+func (c *cli) init(ctx context.Context, args []string) error {
+	var repair bool
+	if err := c.flags("init", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&repair, "repair", false, "reopen a Redis store whose control key was lost: revokes every link recorded before")
+	}); err != nil {
 		return err
 	}
-	f.IDs, f.Members, f.Batches = ids, members, batches
-	if err := f.Validate(); err != nil {
-		return usagef("revoke: %v", err)
-	}
-	a, closer, err := c.open(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer closer()
-	p, err := a.Preview(ctx, f)
-	if err != nil {
-		return err
-	}
-	if dry {
-		c.out(p, func(w io.Writer) {
-			fmt.Fprintf(w, "would revoke: %d links match", p.Matching)
-			if p.Consumed > 0 {
-				fmt.Fprintf(w, " (%d consumed: their sessions must end)", p.Consumed)
-			}
-			if p.Watermark {
-				fmt.Fprint(w, "; applied as a watermark")
-			}
-			fmt.Fprintln(w)
-		})
-		return nil
-	}
-	if everything(f) && !yes {
-		if err := c.confirm(fmt.Sprintf("This revokes EVERY link issued so far (%d records, %d consumed).", p.Matching, p.Consumed), confirmPhrase); err != nil {
-			return err
-		}
-	}
-	res, err := a.Revoke(ctx, f, actor)
-	if err != nil {
-		return err
-	}
-	c.out(res, func(w io.Writer) {
-		if !res.Watermark.IsZero() {
-			who := "every member"
-			if len(res.Members) > 0 {
-				who = strings.Join(res.Members, ", ")
-			}
-			fmt.Fprintf(w, "revoked: every link of %s issued before %s (watermark; %d records matched)\n", who, res.Watermark.Format(time.RFC3339Nano), p.Matching)
-		} else {
-			fmt.Fprintf(w, "revoked: %d links\n", res.Revoked)
-		}
-		if len(res.Sessions) > 0 {
-			fmt.Fprintf(w, "sessions opened by these links, which the site must end (%d):\n", len(res.Sessions))
-			for _, s := range res.Sessions {
-				fmt.Fprintf(w, "  %s\n", s)
-			}
-		}
-	})
-	return nil
-}
-
-// everything reports whether f revokes every link issued so far.
-func everything(f store.Filter) bool {
-	rest := f
-	rest.IssuedBefore = time.Time{}
-	return f.All || (rest.IsEmpty() && !f.IssuedBefore.IsZero())
-}
-
-func (c *cli) scope(name string, args []string, reason *string) (store.Scope, string, error) {
-	var global bool
-	var batch, member string
-	err := c.flags(name, args, func(fs *flag.FlagSet) {
-		fs.BoolVar(&global, "global", false, "every link")
-		fs.StringVar(&batch, "batch", "", "the links of one batch")
-		fs.StringVar(&member, "member", "", "the links of one member")
-		if reason != nil {
-			fs.StringVar(reason, "reason", "", "why, for the ledger")
-		}
-	})
-	if err != nil {
-		return 0, "", err
-	}
-	n := 0
-	scope, key := store.Scope(0), ""
-	if global {
-		n, scope = n+1, store.ScopeGlobal
-	}
-	if batch != "" {
-		n, scope, key = n+1, store.ScopeBatch, batch
-	}
-	if member != "" {
-		n, scope, key = n+1, store.ScopeMember, member
-	}
-	if n != 1 {
-		return 0, "", usagef("%s: give exactly one of --global, --batch, --member", name)
-	}
-	return scope, key, nil
-}
-
-func (c *cli) freeze(ctx context.Context, args []string) error {
-	var reason string
-	scope, key, err := c.scope("freeze", args, &reason)
-	if err != nil {
-		return err
-	}
-	a, closer, err := c.open(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer closer()
-	if err := a.Freeze(ctx, scope, key, reason, actorName()); err != nil {
-		return err
-	}
-	c.out(map[string]any{"frozen": true, "scope": scope.String(), "key": key}, func(w io.Writer) {
-		fmt.Fprintf(w, "frozen: %s %s (links refused from the next request; 'oncelink thaw' lifts it)\n", scope, key)
-	})
-	return nil
-}
-
-func (c *cli) thaw(ctx context.Context, args []string) error {
-	scope, key, err := c.scope("thaw", args, nil)
-	if err != nil {
-		return err
-	}
-	a, closer, err := c.open(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer closer()
-	ok, err := a.Thaw(ctx, scope, key, actorName())
-	if err != nil {
-		return err
-	}
-	c.out(map[string]any{"thawed": ok, "scope": scope.String(), "key": key}, func(w io.Writer) {
-		if ok {
-			fmt.Fprintf(w, "thawed: %s %s\n", scope, key)
-		} else {
-			fmt.Fprintf(w, "not frozen: %s %s\n", scope, key)
-		}
-	})
-	return nil
-}
-
-func (c *cli) state(ctx context.Context, args []string) error {
-	if err := c.flags("state", args, func(*flag.FlagSet) {}); err != nil {
-		return err
-	}
-	a, closer, err := c.open(ctx, false)
+	ctx, a, closer, err := c.open(ctx, storeurl.Options{Create: true, Repair: repair})
 	if err != nil {
 		return err
 	}
@@ -390,146 +273,9 @@ func (c *cli) state(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	c.out(s, func(w io.Writer) {
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KIND\tSCOPE\tKEY\tSINCE/BEFORE\tREASON")
-		for _, h := range s.Holds {
-			fmt.Fprintf(tw, "freeze\t%s\t%s\t%s\t%s\n", h.Scope, h.Key, h.Since.Format(time.RFC3339), h.Reason)
-		}
-		for _, m := range s.Marks {
-			scope := "member"
-			if m.Member == "" {
-				scope = "global"
-			}
-			fmt.Fprintf(tw, "watermark\t%s\t%s\t%s\t\n", scope, m.Member, m.Before.Format(time.RFC3339Nano))
-		}
-		tw.Flush()
+	where := storeurl.Redact(c.storeURL)
+	c.out(map[string]any{"ready": true, "store": where, "holds": len(s.Holds), "watermarks": len(s.Marks)}, func(w io.Writer) {
+		fmt.Fprintf(w, "ready: %s (%d freezes, %d watermarks in force)\n", term(where), len(s.Holds), len(s.Marks))
 	})
-	return nil
-}
-
-func (c *cli) report(ctx context.Context, args []string) error {
-	var q admin.ReportQuery
-	var asCSV bool
-	err := c.flags("report", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&q.Batch, "batch", "", "one batch")
-		fs.Var(timeFlag{&q.Since}, "since", "from this time")
-		fs.Var(timeFlag{&q.Until}, "until", "up to this time")
-		fs.BoolVar(&asCSV, "csv", false, "write CSV, one row per event")
-	})
-	if err != nil {
-		return err
-	}
-	if q.Batch == "" && q.Since.IsZero() && q.Until.IsZero() {
-		return usagef("report: give --batch, or --since and/or --until")
-	}
-	a, closer, err := c.open(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer closer()
-	rep, err := a.Report(ctx, q)
-	if err != nil {
-		return err
-	}
-	if asCSV {
-		return rep.WriteCSV(c.stdout)
-	}
-	c.out(rep, func(w io.Writer) {
-		fmt.Fprintf(w, "links issued: %d, consumed: %d, identity mismatches: %d\n", rep.Issued, rep.Consumed, rep.Mismatches)
-		fmt.Fprintf(w, "affected members (%d):\n", len(rep.Affected))
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  MEMBER\tLINK\tSTATUS\tCONSUMED BY\tFROM\tSESSION\tREFUSALS")
-		for _, m := range rep.Members {
-			if !m.Affected {
-				continue
-			}
-			for _, l := range m.Links {
-				by, from, sess := "", "", ""
-				if l.ConsumedBy != nil {
-					by, from, sess = l.ConsumedBy.Identity, l.ConsumedBy.IP, l.ConsumedBy.Session
-				}
-				var refusals []string
-				for _, r := range l.Refusals {
-					refusals = append(refusals, r.Reason+" "+r.Identity)
-				}
-				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Member, l.TokenID, l.Status, by, from, sess, strings.Join(refusals, "; "))
-			}
-		}
-		tw.Flush()
-		if len(rep.Sessions) > 0 {
-			fmt.Fprintf(w, "sessions opened by these links (%d):\n", len(rep.Sessions))
-			for _, s := range rep.Sessions {
-				fmt.Fprintf(w, "  %s\n", s)
-			}
-		}
-	})
-	return nil
-}
-
-func (c *cli) purge(ctx context.Context, args []string) error {
-	var before time.Time
-	var olderThan time.Duration
-	var dry, yes bool
-	err := c.flags("purge", args, func(fs *flag.FlagSet) {
-		fs.Var(timeFlag{&before}, "before", "delete what expired, and ledger entries recorded, before this time")
-		fs.DurationVar(&olderThan, "older-than", 0, "the same, relative to now (720h = 30 days)")
-		fs.BoolVar(&dry, "dry-run", false, "count what would be deleted; change nothing")
-		fs.BoolVar(&yes, "yes", false, "do not ask for confirmation")
-	})
-	if err != nil {
-		return err
-	}
-	switch {
-	case before.IsZero() == (olderThan == 0):
-		return usagef("purge: give exactly one of --before or --older-than")
-	case olderThan < 0:
-		return usagef("purge: --older-than must be positive")
-	case olderThan > 0:
-		before = time.Now().Add(-olderThan)
-	}
-	if before.After(time.Now()) {
-		return usagef("purge: the cut-off is in the future")
-	}
-	a, closer, err := c.open(ctx, false)
-	if err != nil {
-		return err
-	}
-	defer closer()
-	if dry {
-		n, err := a.Store().Count(ctx, store.Filter{IssuedBefore: before})
-		if err != nil {
-			return err
-		}
-		c.out(map[string]any{"before": before, "issued_before": n}, func(w io.Writer) {
-			fmt.Fprintf(w, "would purge records that expired before %s (at most %d links were issued before it) and the ledger entries recorded before it\n", before.Format(time.RFC3339), n)
-		})
-		return nil
-	}
-	if !yes {
-		if err := c.confirm(fmt.Sprintf("This deletes records and ledger entries older than %s: reports cannot cover them afterwards.", before.Format(time.RFC3339)), "purge"); err != nil {
-			return err
-		}
-	}
-	n, err := a.Purge(ctx, before, actorName())
-	if err != nil {
-		return err
-	}
-	c.out(map[string]any{"purged": n, "before": before}, func(w io.Writer) {
-		fmt.Fprintf(w, "purged: %d records\n", n)
-	})
-	return nil
-}
-
-func (c *cli) migrate(ctx context.Context, args []string) error {
-	if err := c.flags("migrate", args, func(*flag.FlagSet) {}); err != nil {
-		return err
-	}
-	_, closer, err := c.open(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer closer()
-	c.out(map[string]any{"migrated": true}, func(w io.Writer) { fmt.Fprintln(w, "migrated") })
 	return nil
 }

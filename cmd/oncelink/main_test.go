@@ -82,7 +82,10 @@ func TestCLI(t *testing.T) {
 			keys, _ := token.NewKeyring(key)
 			iss, _ := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
 			p, _ := iss.Parser()
-			v, _ := verify.New(p, st)
+			v, err := verify.New(p, st)
+			if err != nil {
+				t.Fatal(err)
+			}
 			mint := func(batch string, n int) []*token.Link {
 				var reqs []token.Request
 				for i := 0; i < n; i++ {
@@ -149,16 +152,17 @@ func TestCLI(t *testing.T) {
 				t.Fatalf("report: %s", r.stdout)
 			}
 
-			// Revoking everything asks first; anything but the phrase aborts.
+			// Revoking everything asks first, with the count of outstanding
+			// links (b2's four); anything but the phrase aborts.
 			r = oncelink(t, "yes\n", "--store", url, "revoke", "--all").want(t, 3)
-			if !strings.Contains(r.stderr, "revoke everything") {
+			if !strings.Contains(r.stderr, `"revoke 4"`) {
 				t.Fatalf("no confirmation prompt: %s", r.stderr)
 			}
 			oncelink(t, "", "--store", url, "revoke", "--all").want(t, 3)
 			if err := consume(b2[1], "sess-b2-1"); err != nil {
 				t.Fatalf("an unconfirmed revoke-all revoked: %v", err)
 			}
-			r = oncelink(t, "revoke everything\n", "--store", url, "revoke", "--all").want(t, 0)
+			r = oncelink(t, "revoke 3\n", "--store", url, "revoke", "--all").want(t, 0)
 			if !strings.Contains(r.stdout, "watermark") || !strings.Contains(r.stdout, "sess-b2-1") {
 				t.Fatalf("revoke --all: %s", r.stdout)
 			}

@@ -85,7 +85,7 @@ func rfc5322(msg message) []byte {
 }
 
 func run(ctx context.Context, w io.Writer, storeURL string, n, size int) (*Summary, error) {
-	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.Options{Migrate: true})
+	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.Options{Create: true})
 	if err != nil {
 		return nil, err
 	}

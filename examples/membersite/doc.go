@@ -9,6 +9,11 @@
 //	go run ./examples/membersite -store redis://127.0.0.1:6379/0
 //	go run ./examples/membersite -smtp 127.0.0.1:1025   # Mailpit
 //
+// The site creates its store if there is none, waits up to a minute for a
+// server that is still loading its data, and names its batches
+// invite-YYYYMMDD-HHMMSS.mmm (UTC): the README's incident playbook runs
+// against its store as written (TestPlaybook).
+//
 // # Security considerations
 //
 // A demonstration on loopback over http: the operator's key is printed on

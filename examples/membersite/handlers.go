@@ -112,7 +112,11 @@ func (s *Site) dashboard(w http.ResponseWriter, r *http.Request, notice string, 
 	if err != nil {
 		notice, bad = "The store did not answer: "+err.Error(), true
 	}
-	trips, batches := s.state()
+	batches, err := s.adm.Batches(r.Context())
+	if err != nil {
+		notice, bad = "The store did not answer: "+err.Error(), true
+	}
+	trips := s.tripped()
 	s.render(w, http.StatusOK, "admin.html", map[string]any{
 		"Notice": notice, "Bad": bad, "Members": len(s.members), "State": state, "Trips": trips,
 		"Batches": batches, "Sessions": s.sessions.count(),
@@ -163,31 +167,32 @@ func (s *Site) scopeForm(r *http.Request) (store.Scope, string, error) {
 
 func (s *Site) freeze(w http.ResponseWriter, r *http.Request) {
 	scope, key, err := s.scopeForm(r)
+	var res admin.HoldResult
 	if err == nil {
-		err = s.adm.Freeze(r.Context(), scope, key, r.FormValue("reason"), "admin")
+		res, err = s.adm.Freeze(r.Context(), scope, key, r.FormValue("reason"), "admin")
 	}
 	if err != nil {
 		s.back(w, r, "Freeze failed: "+err.Error(), true)
 		return
 	}
-	s.back(w, r, fmt.Sprintf("Frozen: %s %s. Links it covers are refused from the next request.", scope, key), false)
+	s.back(w, r, fmt.Sprintf("Frozen: %s %s, %d outstanding links. They are refused from the next request.", scope, key, res.Outstanding), false)
 }
 
 func (s *Site) thaw(w http.ResponseWriter, r *http.Request) {
 	scope, key, err := s.scopeForm(r)
-	var ok bool
+	var res admin.HoldResult
 	if err == nil {
-		ok, err = s.adm.Thaw(r.Context(), scope, key, "admin")
+		res, err = s.adm.Thaw(r.Context(), scope, key, "admin")
 	}
 	if err != nil {
 		s.back(w, r, "Thaw failed: "+err.Error(), true)
 		return
 	}
-	if !ok {
+	if !res.Changed {
 		s.back(w, r, fmt.Sprintf("%s %s was not frozen.", scope, key), false)
 		return
 	}
-	s.back(w, r, fmt.Sprintf("Thawed: %s %s.", scope, key), false)
+	s.back(w, r, fmt.Sprintf("Thawed: %s %s; %d links usable again.", scope, key, res.Usable), false)
 }
 
 func (s *Site) revoke(w http.ResponseWriter, r *http.Request) {
@@ -200,16 +205,29 @@ func (s *Site) revoke(w http.ResponseWriter, r *http.Request) {
 	case "member":
 		f.Members = []string{key}
 	}
-	res, err := s.adm.Revoke(r.Context(), f, "admin")
-	if err != nil && !errors.Is(err, admin.ErrSessions) {
+	var opts []admin.ActOption
+	if n, err := strconv.ParseInt(r.FormValue("confirm"), 10, 64); err == nil {
+		opts = append(opts, admin.Confirm(n))
+	}
+	res, err := s.adm.Revoke(r.Context(), f, "admin", opts...)
+	var ce *admin.ConfirmError
+	switch {
+	case errors.As(err, &ce):
+		s.back(w, r, fmt.Sprintf("This revokes %d of the %d outstanding links. To go ahead, type %d in the confirmation box and revoke again.",
+			ce.Preview.Outstanding, ce.Preview.OutstandingInStore, ce.Preview.Confirm), true)
+		return
+	case err != nil && !errors.Is(err, admin.ErrSessions):
 		s.back(w, r, "Revoke failed: "+err.Error(), true)
 		return
 	}
 	what := fmt.Sprintf("%d links", res.Revoked)
-	if !res.Watermark.IsZero() {
+	switch {
+	case res.Sequence != 0:
+		what = "every link recorded so far"
+	case !res.Watermark.IsZero():
 		what = "every link issued before " + res.Watermark.Format("15:04:05.000000")
 	}
-	s.back(w, r, fmt.Sprintf("Revoked %s; ended %d sessions.", what, len(res.Sessions)), false)
+	s.back(w, r, fmt.Sprintf("Revoked %s (%d outstanding); ended %d sessions.", what, res.Covered, len(res.Sessions)), false)
 }
 
 func (s *Site) reportPage(w http.ResponseWriter, r *http.Request) {

@@ -103,17 +103,20 @@ The operator's page is at the admin address printed when the site started.</p></
 <input name="key" placeholder="batch or member id"> <button type="submit">Thaw</button></p></form>
 <form method="post" action="/admin/revoke"><p>
 <select name="what"><option value="batch">revoke batch</option><option value="member">revoke member</option><option value="all">revoke everything</option></select>
-<input name="key" placeholder="batch or member id"> <button type="submit">Revoke</button></p></form>
+<input name="key" placeholder="batch or member id"> <input name="confirm" placeholder="links to confirm" inputmode="numeric" size="8">
+<button type="submit">Revoke</button></p>
+<p>A revocation of most outstanding links asks for their number first.</p></form>
 <p>Revoking consumed links ends the sessions they opened ({{.Sessions}} sessions open now).</p></div>
 
 <div class="card"><h2>In force</h2><table><tr><th>Kind</th><th>Scope</th><th>Key</th><th>Since / before</th><th>Reason</th></tr>
 {{range .State.Holds}}<tr><td>freeze</td><td>{{.Scope}}</td><td>{{.Key}}</td><td>{{.Since.Format "2006-01-02 15:04:05"}}</td><td>{{.Reason}}</td></tr>{{end}}
-{{range .State.Marks}}<tr><td>watermark</td><td>{{if .Member}}member{{else}}global{{end}}</td><td>{{.Member}}</td><td>{{.Before.Format "2006-01-02 15:04:05"}}</td><td></td></tr>{{end}}
+{{range .State.Marks}}<tr><td>watermark</td><td>{{if .Member}}member{{else}}global{{end}}</td><td>{{.Member}}</td><td>{{if .Seq}}every link recorded before (sequence {{.Seq}}){{end}}{{if not .Before.IsZero}} issued before {{.Before.Format "2006-01-02 15:04:05"}}{{end}}</td><td></td></tr>{{end}}
 </table>
 {{range .Trips}}<p class="alert">Breaker froze batch {{.Batch}}: {{.Rule}} within {{.Window}}.</p>{{end}}</div>
 
 <div class="card"><h2>Who was affected</h2>
-{{range .Batches}}<p>{{.}}: <a href="/admin/report?batch={{.}}">report</a> · <a href="/admin/api/report?batch={{.}}&amp;format=csv">CSV</a> · <a href="/admin/api/report?batch={{.}}">JSON</a></p>{{else}}<p>No batch sent yet.</p>{{end}}</div>
+{{range .Batches}}<p>{{.Batch}} ({{.Links}} links: {{.Issued}} usable, {{.Frozen}} frozen, {{.Consumed}} consumed, {{.Revoked}} revoked; {{.Refused}} refused):
+<a href="/admin/report?batch={{.Batch}}">report</a> · <a href="/admin/api/report?batch={{.Batch}}&amp;format=csv">CSV</a> · <a href="/admin/api/report?batch={{.Batch}}">JSON</a></p>{{else}}<p>No batch sent yet.</p>{{end}}</div>
 {{template "foot"}}{{end}}
 
 {{define "report.html"}}{{template "head" "Report"}}

@@ -63,9 +63,8 @@ type Site struct {
 	from       string
 	adminKey   string
 
-	mu      sync.Mutex
-	trips   []verify.Trip
-	batches []string
+	mu    sync.Mutex
+	trips []verify.Trip
 }
 
 // NewSite opens the store and builds the site.
@@ -76,7 +75,7 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	st, closeStore, err := storeurl.Open(ctx, cfg.StoreURL, storeurl.Options{Migrate: true})
+	st, closeStore, err := storeurl.Open(ctx, cfg.StoreURL, storeurl.Options{Create: true, WaitLoading: time.Minute})
 	if err != nil {
 		return nil, err
 	}
@@ -308,9 +307,6 @@ func (s *Site) Invite(ctx context.Context) (*InviteResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	s.batches = append(s.batches, batch)
-	s.mu.Unlock()
 	res := &InviteResult{Batch: batch, Minted: len(links)}
 	guard, err := verify.NewOutgoing(s.parser, s.st, batch, s.cfg.Logger)
 	if err != nil {
@@ -397,8 +393,9 @@ func equal(a, b string) bool {
 	return d == 0 && len(a) == len(b)
 }
 
-func (s *Site) state() (trips []verify.Trip, batches []string) {
+// tripped returns the breaker's trips so far.
+func (s *Site) tripped() []verify.Trip {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.trips), slices.Clone(s.batches)
+	return slices.Clone(s.trips)
 }

@@ -33,7 +33,7 @@ func main() {
 
 func run(storeURL string) error {
 	ctx := context.Background()
-	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.Options{Migrate: true})
+	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.Options{Create: true})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,7 @@ package memory
 
 import (
 	"context"
-	"crypto/subtle"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -28,19 +28,13 @@ type Store struct {
 	purposes intern
 	batches  intern
 
-	global  int64            // global watermark, unix microseconds; 0 = none
-	members map[string]int64 // member watermarks
-	holds   map[holdKey]store.Hold
+	guards  *store.Guards // watermarks and holds
+	lastSeq int64         // the store's sequence: the last number drawn
 
 	events []store.Event
 	seq    uint64
 
 	hits map[hitKey]int64 // counts per key, window and bucket
-}
-
-type holdKey struct {
-	scope store.Scope
-	key   string
 }
 
 // rec is one record, packed. Times are unix microseconds, 0 when unset.
@@ -51,6 +45,7 @@ type rec struct {
 	expires  int64
 	consumed int64
 	revoked  int64
+	seq      int64  // the store's sequence number of the record
 	mr       string // member followed by recipient
 	state    *[store.StateLen]byte
 	consumer *store.Presentation
@@ -64,10 +59,9 @@ type rec struct {
 // New returns an empty store.
 func New() *Store {
 	s := &Store{
-		index:   make(map[[16]byte]uint32),
-		members: make(map[string]int64),
-		holds:   make(map[holdKey]store.Hold),
-		hits:    make(map[hitKey]int64),
+		index:  make(map[[16]byte]uint32),
+		guards: store.NewGuards(nil, nil),
+		hits:   make(map[hitKey]int64),
 	}
 	s.batches.add("") // batch 0 is "no batch"
 	return s
@@ -143,6 +137,7 @@ func (s *Store) toRecord(r *rec) store.Record {
 		SecretHash: r.secret,
 		IssuedAt:   fromMicro(r.issued),
 		ExpiresAt:  fromMicro(r.expires),
+		Seq:        r.seq,
 		Status:     r.status,
 		Failures:   int(r.failures),
 		ConsumedAt: fromMicro(r.consumed),
@@ -180,6 +175,7 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 		}
 	}
 	s.recs = slices.Grow(s.recs, len(recs))
+	s.lastSeq++
 	for i := range recs {
 		r := &recs[i]
 		p := rec{
@@ -187,6 +183,7 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 			secret:  r.SecretHash,
 			issued:  micro(store.Micro(r.IssuedAt)),
 			expires: micro(store.Micro(r.ExpiresAt)),
+			seq:     s.lastSeq,
 			mr:      r.Member + r.Recipient,
 			mlen:    uint16(len(r.Member)),
 			purpose: s.purposes.add(r.Purpose),
@@ -230,52 +227,30 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 	return s.toRecord(r), nil
 }
 
-// check runs the consume checks in contract order. The caller holds the lock.
+// view is the record r as the checks read it, without copying its
+// strings.
+func (s *Store) view(r *rec) store.Record {
+	v := store.Record{
+		Member:     r.mr[:r.mlen],
+		Purpose:    s.purposes.names[r.purpose],
+		Batch:      s.batches.names[r.batch],
+		SecretHash: r.secret,
+		IssuedAt:   fromMicro(r.issued),
+		ExpiresAt:  fromMicro(r.expires),
+		Seq:        r.seq,
+		Status:     r.status,
+	}
+	if r.state != nil {
+		v.State = r.state[:]
+	}
+	return v
+}
+
+// check runs the consume checks in contract order, by [store.Check]. The
+// caller holds the lock.
 func (s *Store) check(r *rec, req *store.ConsumeRequest) error {
-	if err := s.authentic(r, req); err != nil {
-		return err
-	}
-	return s.consumable(r, req)
-}
-
-// authentic is the secret check: the secret hash, and the token's claims
-// equal to the record's.
-func (s *Store) authentic(r *rec, req *store.ConsumeRequest) error {
-	if subtle.ConstantTimeCompare(r.secret[:], req.SecretHash[:]) != 1 || r.mr[:r.mlen] != req.Member ||
-		s.purposes.names[r.purpose] != req.Purpose || s.batches.names[r.batch] != req.Batch {
-		return store.ErrSecret
-	}
-	return nil
-}
-
-// consumable runs the checks after the secret, in contract order.
-func (s *Store) consumable(r *rec, req *store.ConsumeRequest) error {
-	if r.status == store.StatusRevoked || r.issued < s.global || r.issued < s.members[r.mr[:r.mlen]] {
-		return store.ErrRevoked
-	}
-	if r.status == store.StatusConsumed {
-		return store.ErrUsed
-	}
-	if r.expires <= req.At.UnixMicro() {
-		return store.ErrExpired
-	}
-	if len(s.holds) > 0 {
-		if _, ok := s.holds[holdKey{store.ScopeGlobal, ""}]; ok {
-			return store.ErrFrozen
-		}
-		if r.batch != 0 {
-			if _, ok := s.holds[holdKey{store.ScopeBatch, s.batches.names[r.batch]}]; ok {
-				return store.ErrFrozen
-			}
-		}
-		if _, ok := s.holds[holdKey{store.ScopeMember, r.mr[:r.mlen]}]; ok {
-			return store.ErrFrozen
-		}
-	}
-	if r.state != nil && (len(req.State) != store.StateLen || [store.StateLen]byte(req.State) != *r.state) {
-		return store.ErrStale
-	}
-	return nil
+	v := s.view(r)
+	return store.Check(&v, s.guards, req)
 }
 
 // Peek implements [store.Tokens].
@@ -318,15 +293,13 @@ func (s *Store) present(req *store.ConsumeRequest, consume bool) (store.Record, 
 	if !ok {
 		return store.Record{}, store.ErrNotFound
 	}
-	if err := s.authentic(r, req); err != nil {
+	// The checks judge the record as it was before the count.
+	err := s.check(r, req)
+	if errors.Is(err, store.ErrSecret) {
 		return s.toRecord(r), err
 	}
-	err := s.consumable(r, req)
 	if req.Confirmation == store.Mismatched {
 		s.fail(r, req.At, req.MaxFailures)
-		if err == nil {
-			err = store.ErrMismatch
-		}
 		return s.toRecord(r), err
 	}
 	if err != nil || !consume {
@@ -442,44 +415,6 @@ func (s *Store) Revoke(ctx context.Context, f store.Filter, at time.Time) (int64
 	return n, nil
 }
 
-// Watermark implements [store.Tokens].
-func (s *Store) Watermark(ctx context.Context, member string, before time.Time) error {
-	if err := ctxErr(ctx); err != nil {
-		return err
-	}
-	if err := store.ValidateWatermark(member, before); err != nil {
-		return err
-	}
-	us := micro(store.MicroCeil(before))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if member == "" {
-		s.global = max(s.global, us)
-		return nil
-	}
-	s.members[member] = max(s.members[member], us)
-	return nil
-}
-
-// Marks implements [store.Tokens].
-func (s *Store) Marks(ctx context.Context) ([]store.Mark, error) {
-	if err := ctxErr(ctx); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var out []store.Mark
-	if s.global != 0 {
-		out = append(out, store.Mark{Before: fromMicro(s.global)})
-	}
-	members := make([]store.Mark, 0, len(s.members))
-	for m, us := range s.members {
-		members = append(members, store.Mark{Member: m, Before: fromMicro(us)})
-	}
-	slices.SortFunc(members, func(a, b store.Mark) int { return strings.Compare(a.Member, b.Member) })
-	return append(out, members...), nil
-}
-
 // Records implements [store.Tokens].
 func (s *Store) Records(ctx context.Context, q store.RecordQuery) ([]store.Record, error) {
 	if err := ctxErr(ctx); err != nil {
@@ -574,60 +509,6 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 		}
 	}
 	return n, nil
-}
-
-// Freeze implements [store.Holds].
-func (s *Store) Freeze(ctx context.Context, h store.Hold) error {
-	if err := ctxErr(ctx); err != nil {
-		return err
-	}
-	if err := h.Validate(); err != nil {
-		return err
-	}
-	h.Since = store.Micro(h.Since)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := holdKey{h.Scope, h.Key}
-	if _, ok := s.holds[k]; !ok {
-		s.holds[k] = h
-	}
-	return nil
-}
-
-// Thaw implements [store.Holds].
-func (s *Store) Thaw(ctx context.Context, scope store.Scope, key string) (bool, error) {
-	if err := ctxErr(ctx); err != nil {
-		return false, err
-	}
-	if err := store.ValidateScopeKey(scope, key); err != nil {
-		return false, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := holdKey{scope, key}
-	_, ok := s.holds[k]
-	delete(s.holds, k)
-	return ok, nil
-}
-
-// Holds implements [store.Holds].
-func (s *Store) Holds(ctx context.Context) ([]store.Hold, error) {
-	if err := ctxErr(ctx); err != nil {
-		return nil, err
-	}
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	out := make([]store.Hold, 0, len(s.holds))
-	for _, h := range s.holds {
-		out = append(out, h)
-	}
-	slices.SortFunc(out, func(a, b store.Hold) int {
-		if a.Scope != b.Scope {
-			return int(a.Scope) - int(b.Scope)
-		}
-		return strings.Compare(a.Key, b.Key)
-	})
-	return out, nil
 }
 
 // Append implements [store.Ledger].

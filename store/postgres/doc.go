@@ -20,7 +20,9 @@
 // processes, exactly one succeeds. A refusal takes a second statement, the
 // one Peek runs, which tells why in contract order and changes nothing. Peek
 // is one SELECT. Insert of more than a few records is one COPY; Revoke is one
-// UPDATE; Watermark is one upsert.
+// UPDATE; Watermark and WatermarkNow are one upsert each. Every Insert draws
+// one number of the schema's sequence for its records; WatermarkNow draws
+// one too, so that it covers every committed record whatever its issue time.
 //
 // Every failure that is not a check outcome (a lost connection, a deadline,
 // a cancelled context, a server error, a schema that is not migrated) is
@@ -37,8 +39,9 @@
 // lock keyed by the schema name: instances that start together migrate once
 // and the others wait, then find nothing to do. Nothing migrates at import
 // or in [New]. A store whose schema is not migrated fails every operation
-// with an error wrapping [store.ErrUnavailable] that says so, and
-// [Store.Ping] reports a schema older than this package expects.
+// with an error wrapping [store.ErrUnavailable] and [store.ErrNoStore] that
+// says so, and [Store.Ping] reports a schema older than this package
+// expects the same way.
 //
 // # Security considerations
 //

@@ -103,10 +103,10 @@ var outcomeErr = map[int16]error{
 
 // recordCols are the columns scanRecord reads, in its order.
 const recordCols = "id, member, purpose, batch, recipient, secret_hash, state, issued_at, expires_at, " +
-	"status, failures, consumed_at, revoked_at, c_identity, c_ip, c_user_agent, c_session"
+	"status, failures, consumed_at, revoked_at, c_identity, c_ip, c_user_agent, c_session, seq"
 
 // copyCols are the columns Insert writes; the store fills the others.
-var copyCols = []string{"id", "member", "purpose", "batch", "recipient", "secret_hash", "state", "issued_at", "expires_at"}
+var copyCols = []string{"id", "member", "purpose", "batch", "recipient", "secret_hash", "state", "issued_at", "expires_at", "seq"}
 
 // smallInsert is the largest Insert done with one INSERT statement rather
 // than COPY.
@@ -115,6 +115,7 @@ const smallInsert = 32
 // statements holds the SQL of the store, qualified with its schema.
 type statements struct {
 	get, peek, consume, present, fail, insert, watermark, marks, purge string
+	nextSeq, watermarkNow, batches                                     string
 	freeze, thaw, holds, appendEvents, ping, hit, hitClean             string
 	tokens, events                                                     string // qualified table names
 }
@@ -128,7 +129,7 @@ type statements struct {
 const outcomeExpr = `CASE
 		WHEN t.secret_hash <> $2 OR t.member <> $5 OR t.purpose <> $6 OR t.batch <> $7 THEN 2
 		WHEN t.status = 3 OR EXISTS (SELECT 1 FROM %[1]s.guards g
-			WHERE g.k = ANY (ARRAY['1', '3' || t.member]) AND g.cutoff > t.issued_at) THEN 3
+			WHERE g.k = ANY (ARRAY['1', '3' || t.member]) AND (g.cutoff > t.issued_at OR g.cutoff_seq > t.seq)) THEN 3
 		WHEN t.status = 2 THEN 4
 		WHEN t.expires_at <= $3 THEN 5
 		WHEN EXISTS (SELECT 1 FROM %[1]s.guards g
@@ -152,7 +153,7 @@ WHERE t.id = $1 AND t.status = 1 AND t.secret_hash = $2 AND t.expires_at > $3
   AND (t.state IS NULL OR t.state = $4::bytea)
   AND t.member = $5 AND t.purpose = $6 AND t.batch = $7 AND NOT $8::boolean
   AND NOT EXISTS (SELECT 1 FROM %[1]s.guards g
-    WHERE g.k = ANY (ARRAY['1', '2' || t.batch, '3' || t.member]) AND (g.held OR g.cutoff > t.issued_at))
+    WHERE g.k = ANY (ARRAY['1', '2' || t.batch, '3' || t.member]) AND (g.held OR g.cutoff > t.issued_at OR g.cutoff_seq > t.seq))
 RETURNING ` + recordCols),
 		// present checks a record for a confirmed or mismatched request and
 		// adds $8 (1 for a mismatch, 0 for a confirmation: the same write)
@@ -169,16 +170,25 @@ RETURNING o.outcome, ` + qualified("t", recordCols)),
 	status = CASE WHEN $3::int > 0 AND failures + 1 >= $3::int AND status = 1 THEN 3::smallint ELSE status END,
 	revoked_at = CASE WHEN $3::int > 0 AND failures + 1 >= $3::int AND status = 1 THEN $2 ELSE revoked_at END
 WHERE id = $1 RETURNING ` + recordCols),
-		insert: f(`INSERT INTO %[1]s.tokens (` + strings.Join(copyCols, ", ") + `)
-SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bytea[], $8::timestamptz[], $9::timestamptz[])`),
+		// insert gives every record of the call one number of the sequence.
+		insert: f(`WITH n AS (SELECT nextval('%[1]s.seq') AS seq)
+INSERT INTO %[1]s.tokens (` + strings.Join(copyCols, ", ") + `)
+SELECT u.*, n.seq FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bytea[], $7::bytea[], $8::timestamptz[], $9::timestamptz[]) u, n`),
+		nextSeq: f(`SELECT nextval('%[1]s.seq')`),
+		watermarkNow: f(`INSERT INTO %[1]s.guards (k, cutoff_seq) VALUES ($1, nextval('%[1]s.seq'))
+ON CONFLICT (k) DO UPDATE SET cutoff_seq = GREATEST(%[1]s.guards.cutoff_seq, EXCLUDED.cutoff_seq)
+RETURNING cutoff, cutoff_seq`),
+		batches: f(`SELECT batch, count(*), min(issued_at), max(issued_at) FROM %[1]s.tokens
+WHERE batch > $1 AND batch <> '' GROUP BY batch ORDER BY batch LIMIT $2`),
 		watermark: f(`INSERT INTO %[1]s.guards (k, cutoff) VALUES ($1, $2)
 ON CONFLICT (k) DO UPDATE SET cutoff = GREATEST(%[1]s.guards.cutoff, EXCLUDED.cutoff)`),
-		marks: f(`SELECT substr(k, 2), cutoff FROM %[1]s.guards WHERE cutoff IS NOT NULL ORDER BY k`),
+		marks: f(`SELECT substr(k, 2), cutoff, cutoff_seq FROM %[1]s.guards
+WHERE cutoff IS NOT NULL OR cutoff_seq IS NOT NULL ORDER BY k`),
 		// Guards left with neither a hold nor a watermark go with the purge.
 		purge: f(`WITH d AS (DELETE FROM %[1]s.tokens WHERE expires_at < $1 RETURNING 1),
 e AS (DELETE FROM %[1]s.events WHERE occurred_at < $1),
 h AS (DELETE FROM %[1]s.hits WHERE (bucket + 1) * w < $2),
-g AS (DELETE FROM %[1]s.guards WHERE NOT held AND cutoff IS NULL)
+g AS (DELETE FROM %[1]s.guards WHERE NOT held AND cutoff IS NULL AND cutoff_seq IS NULL)
 SELECT count(*) FROM d`),
 		freeze: f(`INSERT INTO %[1]s.guards (k, held, since, reason) VALUES ($1, true, $2, $3)
 ON CONFLICT (k) DO UPDATE SET held = true, since = EXCLUDED.since, reason = EXCLUDED.reason WHERE NOT %[1]s.guards.held`),
@@ -214,8 +224,8 @@ func qualified(alias, cols string) string {
 // of the driver never carries query arguments, so no hash leaks through it.
 func (s *Store) unavailable(op string, err error) error {
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000") {
-		return fmt.Errorf("%w: postgres: %s: schema %q is not migrated (call Migrate): %w", store.ErrUnavailable, op, s.schema, err)
+	if errors.As(err, &pe) && (pe.Code == "42P01" || pe.Code == "3F000" || pe.Code == "42703") {
+		return fmt.Errorf("%w: %w: postgres: %s: schema %q is not migrated (call Migrate): %w", store.ErrUnavailable, store.ErrNoStore, op, s.schema, err)
 	}
 	return fmt.Errorf("%w: postgres: %s: %w", store.ErrUnavailable, op, err)
 }
@@ -228,7 +238,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return s.unavailable("ping", err)
 	}
 	if want := latestVersion(); v < want {
-		return fmt.Errorf("%w: postgres: ping: schema %q is at version %d, want %d (call Migrate)", store.ErrUnavailable, s.schema, v, want)
+		return fmt.Errorf("%w: %w: postgres: ping: schema %q is at version %d, want %d (call Migrate)", store.ErrUnavailable, store.ErrNoStore, s.schema, v, want)
 	}
 	return nil
 }
@@ -243,7 +253,7 @@ func scanRecord(row pgx.Row, r *store.Record, prefix ...any) error {
 		identity, ip, ua, sid *string
 	)
 	dest := append(prefix, &r.ID, &r.Member, &r.Purpose, &r.Batch, &r.Recipient, &secret, &r.State,
-		&r.IssuedAt, &r.ExpiresAt, &status, &failures, &consumed, &revoked, &identity, &ip, &ua, &sid)
+		&r.IssuedAt, &r.ExpiresAt, &status, &failures, &consumed, &revoked, &identity, &ip, &ua, &sid, &r.Seq)
 	if err := row.Scan(dest...); err != nil {
 		return err
 	}
@@ -295,7 +305,7 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 	if len(recs) <= smallInsert {
 		err = s.insertSmall(ctx, recs, ids)
 	} else {
-		_, err = s.pool.CopyFrom(ctx, pgx.Identifier{s.schema, "tokens"}, copyCols, &recordSource{recs: recs, ids: ids, i: -1})
+		err = s.insertCopy(ctx, recs, ids)
 	}
 	if err != nil {
 		var pe *pgconn.PgError
@@ -324,12 +334,24 @@ func (s *Store) insertSmall(ctx context.Context, recs []store.Record, ids [][16]
 	return err
 }
 
+// insertCopy draws the records' number of the sequence, then copies them
+// in. A number drawn by a COPY that then fails is simply never used.
+func (s *Store) insertCopy(ctx context.Context, recs []store.Record, ids [][16]byte) error {
+	var seq int64
+	if err := s.pool.QueryRow(ctx, s.sql.nextSeq).Scan(&seq); err != nil {
+		return err
+	}
+	_, err := s.pool.CopyFrom(ctx, pgx.Identifier{s.schema, "tokens"}, copyCols, &recordSource{recs: recs, ids: ids, i: -1, seq: seq})
+	return err
+}
+
 // recordSource feeds records to COPY without building every row up front.
 type recordSource struct {
 	recs []store.Record
 	ids  [][16]byte
+	seq  int64
 	i    int
-	row  [9]any
+	row  [10]any
 }
 
 func (rs *recordSource) Next() bool { rs.i++; return rs.i < len(rs.recs) }
@@ -340,8 +362,8 @@ func (rs *recordSource) Values() ([]any, error) {
 	if r.State != nil {
 		state = r.State
 	}
-	rs.row = [9]any{rs.ids[rs.i], r.Member, r.Purpose, r.Batch, r.Recipient, r.SecretHash[:], state,
-		store.Micro(r.IssuedAt), store.Micro(r.ExpiresAt)}
+	rs.row = [10]any{rs.ids[rs.i], r.Member, r.Purpose, r.Batch, r.Recipient, r.SecretHash[:], state,
+		store.Micro(r.IssuedAt), store.Micro(r.ExpiresAt), rs.seq}
 	return rs.row[:], nil
 }
 
@@ -594,42 +616,6 @@ func (s *Store) Revoke(ctx context.Context, f store.Filter, at time.Time) (int64
 		return 0, s.unavailable("revoke", err)
 	}
 	return tag.RowsAffected(), nil
-}
-
-// Watermark implements [store.Tokens] in one upsert.
-func (s *Store) Watermark(ctx context.Context, member string, before time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return s.unavailable("watermark", err)
-	}
-	if err := store.ValidateWatermark(member, before); err != nil {
-		return err
-	}
-	k := guardKey(store.ScopeGlobal, "")
-	if member != "" {
-		k = guardKey(store.ScopeMember, member)
-	}
-	if _, err := s.pool.Exec(ctx, s.sql.watermark, k, store.MicroCeil(before)); err != nil {
-		return s.unavailable("watermark", err)
-	}
-	return nil
-}
-
-// Marks implements [store.Tokens].
-func (s *Store) Marks(ctx context.Context) ([]store.Mark, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, s.unavailable("marks", err)
-	}
-	rows, _ := s.pool.Query(ctx, s.sql.marks)
-	marks, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Mark, error) {
-		var m store.Mark
-		err := row.Scan(&m.Member, &m.Before)
-		m.Before = m.Before.UTC()
-		return m, err
-	})
-	if err != nil {
-		return nil, s.unavailable("marks", err)
-	}
-	return marks, nil
 }
 
 // Records implements [store.Tokens].

@@ -6,6 +6,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -205,8 +208,8 @@ func TestNotMigrated(t *testing.T) {
 		}(),
 	}
 	for name, err := range checks {
-		if !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "not migrated") {
-			t.Errorf("%s on an unmigrated schema: %v, want ErrUnavailable saying the schema is not migrated", name, err)
+		if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, store.ErrNoStore) || !strings.Contains(err.Error(), "not migrated") {
+			t.Errorf("%s on an unmigrated schema: %v, want ErrUnavailable and ErrNoStore saying the schema is not migrated", name, err)
 		}
 	}
 }
@@ -470,4 +473,68 @@ func TestConsumeStatements(t *testing.T) {
 	count("Peek", 1, func() error { _, err := s.Peek(ctx, reqs[0]); return err }, nil)
 	count("Consume", 1, consume, nil)
 	count("Consume of a used token", 2, consume, store.ErrUsed)
+}
+
+// TestMigrateFromEarlier: a schema at each earlier version (the first, and
+// the first two: the counters), with a link recorded before the store had
+// a sequence, is refused by Ping until Migrate brings it up to date; the
+// link then works, a watermark taken now covers it, and the counters work.
+func TestMigrateFromEarlier(t *testing.T) {
+	pool := newPool(t, "oncelink-migrate-earlier", 4)
+	ctx := context.Background()
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("migrations: %v %v", files, err)
+	}
+	for v := 1; v < len(files); v++ {
+		t.Run(fmt.Sprint("version ", v), func(t *testing.T) {
+			s, name := newSchemaStore(t, pool, false)
+			q := pgx.Identifier{name}.Sanitize()
+			if _, err := pool.Exec(ctx, "CREATE SCHEMA "+q+"; CREATE TABLE "+q+
+				".schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"); err != nil {
+				t.Fatal(err)
+			}
+			for i, f := range files[:v] {
+				body, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := pool.Exec(ctx, strings.ReplaceAll(string(body), "{schema}", q)); err != nil {
+					t.Fatalf("%s: %v", f, err)
+				}
+				if _, err := pool.Exec(ctx, "INSERT INTO "+q+".schema_migrations (version, name) VALUES ($1, $2)", i+1, filepath.Base(f)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			recs, reqs := storetest.Tokens(t, 1, "legacy")
+			r := &recs[0]
+			if _, err := pool.Exec(ctx, "INSERT INTO "+q+".tokens (id, member, purpose, batch, recipient, secret_hash, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+				r.ID, r.Member, r.Purpose, r.Batch, r.Recipient, r.SecretHash[:], r.IssuedAt, r.ExpiresAt); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Ping(ctx); !errors.Is(err, store.ErrNoStore) {
+				t.Fatalf("Ping of a schema at version %d: %v, want ErrNoStore", v, err)
+			}
+			if err := s.Migrate(ctx); err != nil {
+				t.Fatalf("Migrate from version %d: %v", v, err)
+			}
+			if err := s.Ping(ctx); err != nil {
+				t.Fatalf("Ping after Migrate: %v", err)
+			}
+			req := reqs[0]
+			req.Confirmation = store.Unconfirmed
+			if _, err := s.Peek(ctx, req); err != nil {
+				t.Fatalf("the link of version %d: %v", v, err)
+			}
+			if _, err := s.WatermarkNow(ctx, ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Peek(ctx, req); !errors.Is(err, store.ErrRevoked) {
+				t.Fatalf("the link of version %d after WatermarkNow: %v, want ErrRevoked", v, err)
+			}
+			if n, err := s.Hit(ctx, "old/schema", time.Minute, time.Now()); err != nil || n != 1 {
+				t.Fatalf("Hit = %d, %v", n, err)
+			}
+		})
+	}
 }

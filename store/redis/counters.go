@@ -20,6 +20,11 @@ func (s *Store) hitKey(key string, w, bucket int64) string {
 // windows after its first hit, when the bucket after it has ended for a
 // caller on the real clock, so that Redis forgets old counts by itself; an
 // index of the buckets by their end lets Purge delete them sooner.
+//
+// Like every operation on links, Hit refuses with [ErrDamaged] when the
+// store's control key is missing: whatever lost that key may have lost the
+// counts too, and a throttle that counted again from nothing would let
+// through what it was holding back.
 func (s *Store) Hit(ctx context.Context, key string, window time.Duration, at time.Time) (int64, error) {
 	if err := ctxErr(ctx); err != nil {
 		return 0, err
@@ -29,11 +34,14 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, at ti
 	}
 	w, b := window.Microseconds(), store.HitBucket(window, at)
 	ttl := 2*window.Milliseconds() + 1000
-	v, err := hitScript.Run(ctx, s.c, []string{s.hitKey(key, w, b), s.hitKey(key, w, b-1), s.kHits}, ttl, (b+1)*w).Result()
+	v, err := hitScript.Run(ctx, s.c, []string{s.hitKey(key, w, b), s.hitKey(key, w, b-1), s.kHits, s.kCtl}, ttl, (b+1)*w).Result()
 	if err != nil {
 		return 0, unavailable("hit", err)
 	}
 	res, _ := v.([]interface{})
+	if len(res) == 1 && res[0] == int64(replyDamaged) {
+		return 0, errDamaged("hit")
+	}
 	if len(res) != 2 {
 		return 0, unavailable("hit", errors.New("malformed reply"))
 	}

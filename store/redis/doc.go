@@ -13,12 +13,18 @@
 //		return err // ErrUnsafeServer: see the server's settings below
 //	}
 //
-// Every record is one hash, which Redis deletes [DefaultRetention] after the
-// link expires ([WithRetention]). Consume is one Lua script: one round trip
-// that runs every check of the contract, in its order, marks the record
-// consumed and writes the consumed entry of the ledger, atomically. Peek and
-// Fail are one script each. Insert writes records by chunks of 1000, one
-// script call per chunk, pipelined. Secondary indexes by member, batch,
+// [New] creates the store's control key when the prefix holds nothing
+// ([MustExist] opens only an existing store). Every record is one hash,
+// which Redis deletes [DefaultRetention] after the link expires
+// ([WithRetention]). Consume is one Lua script: one round trip that runs
+// every check of the contract, in its order (the token's claims against the
+// record, the failure a mismatched presentation counts, watermarks by time
+// and by the store's sequence, holds), marks the record consumed and
+// writes the consumed entry of the ledger, atomically. Peek, Fail and
+// [Store.Hit] (the windowed counters, one key per key and window) are one
+// script each. Insert writes up to 1000 records in one script call; a
+// larger Insert is staged, one script call per chunk of 1000, pipelined, and
+// becomes visible in one last call, its commit. Secondary indexes by member, batch,
 // issue time and expiry serve Revoke, Count and Records, and time-ordered
 // ledger indexes (whole, by batch, by member) serve Events, so that none of
 // them scans the keyspace. Run [Store.Purge] regularly: it deletes expired
@@ -43,9 +49,9 @@
 // What Redis keeps across a restart decides what a link can do after one:
 //
 //   - No persistence at all: a restart loses every record, hold, watermark
-//     and ledger entry. Every link minted before it is then refused as not
-//     found: a refusal, never an acceptance. Holds and watermarks must be
-//     placed again for links minted after the restart.
+//     and ledger entry, and the control key. The store then refuses every
+//     link and every mint until it is created again ([New] on the empty
+//     server, or oncelink init); holds and watermarks must be placed again.
 //   - RDB snapshots without the append-only file: a restart reloads an older
 //     snapshot, in which links consumed or revoked since were outstanding.
 //     They would be accepted again, so [New] refuses such a server unless
@@ -56,13 +62,25 @@
 //     second would be consumable again.
 //
 // An eviction policy that may evict keys without an expiry (allkeys-*)
-// could evict the hash that holds freezes and watermarks, lifting them; [New]
-// refuses it unless [UnsafeAllowEviction]. volatile-* policies evict only
-// records, which are then refused as not found.
+// could evict the hash that holds freezes and watermarks; [New] refuses it
+// unless [UnsafeAllowEviction]. volatile-* policies evict only records, which
+// are then refused as not found, and counter buckets, which then count from
+// zero.
 //
-// [New] reads these settings with CONFIG GET; where that is not allowed
-// (managed services, ACLs), check them yourself and pass
-// [WithoutPersistenceCheck].
+// The store fails closed. The control hash carries a field that says the
+// store exists; when the hash is gone (evicted, deleted, lost in a
+// restart), every consume, peek, mint, counter hit and operator action
+// fails with [ErrDamaged] rather than reading "no freeze, no watermark", and
+// no script writes the hash again, until [RepairControl] reopens the store
+// with every earlier link revoked. [New] reads the
+// server's settings with CONFIG GET, and the store reads them again every
+// [WithServerCheckInterval]: settings that became unsafe turn Consume and
+// Peek to refusing. Where CONFIG GET is not allowed (managed services,
+// ACLs), check the settings yourself and pass [WithoutPersistenceCheck].
+//
+// A staged Insert whose process dies before its commit leaves records that
+// are never visible (not found, not counted, not in the ledger); [Store.Purge]
+// removes them an hour later.
 //
 // Any failure of the connection or the server is [store.ErrUnavailable], a
 // refusal. When it interrupts a Consume, the script may have run: the link

@@ -29,6 +29,9 @@ const (
 	// expiry, so that consumed records and their sessions can still be
 	// revoked and reported on for a day.
 	DefaultRetention = 24 * time.Hour
+	// DefaultServerCheckInterval is how often the store reads the server's
+	// settings again after New ([WithServerCheckInterval]).
+	DefaultServerCheckInterval = 10 * time.Second
 )
 
 // ErrUnsafeServer is returned by [New] when the server's settings could
@@ -53,6 +56,8 @@ type config struct {
 	allowSnapshot bool
 	allowEviction bool
 	skipCheck     bool
+	checkEvery    time.Duration
+	control       string // "create", "open" or "repair": see controlScript
 }
 
 // WithPrefix sets the prefix of every key; the store's keys all carry the
@@ -82,6 +87,27 @@ func UnsafeAllowEviction() Option { return func(c *config) { c.allowEviction = t
 // then answers for them: appendonly yes and no allkeys-* eviction.
 func WithoutPersistenceCheck() Option { return func(c *config) { c.skipCheck = true } }
 
+// WithServerCheckInterval sets how often the store reads the server's
+// persistence and eviction settings again, after [New]: a server whose
+// settings became unsafe (CONFIG SET maxmemory-policy allkeys-lru, say)
+// turns Consume and Peek to refusing until they are safe again. The check
+// runs within a Consume or Peek that finds it due. Default
+// [DefaultServerCheckInterval]; it must be positive.
+func WithServerCheckInterval(d time.Duration) Option { return func(c *config) { c.checkEvery = d } }
+
+// MustExist makes [New] open only a store that is already there: a prefix
+// under which no store was created is an error wrapping [store.ErrNoStore],
+// and New creates nothing. Operators' tools use it, so that a mistyped
+// prefix is an error rather than a new, empty store.
+func MustExist() Option { return func(c *config) { c.control = "open" } }
+
+// RepairControl lets [New] open a store whose control key is missing while
+// it holds data (see [ErrDamaged]). The holds and watermarks that key held
+// are lost, so New makes a new control key with a global sequence
+// watermark: every link recorded before is refused. Place the holds again
+// afterwards; links minted after the repair work.
+func RepairControl() Option { return func(c *config) { c.control = "repair" } }
+
 // Store is a [store.Store] in Redis. It is safe for concurrent use.
 type Store struct {
 	c         goredis.UniversalClient
@@ -94,6 +120,12 @@ type Store struct {
 	kLed      string // lex zset: the whole ledger
 	kSeq      string // counter of appended entries
 	kHits     string // zset: counter buckets by the end of their window
+	kRSeq     string // counter: the record sequence
+	kXC       string // hash: committed staged inserts, id -> "<seq>:<latest expiry µs>"
+	kPX       string // zset: pending staged inserts by start time (server ms)
+	kBN       string // hash: batch -> number of records
+	kBT       string // hash: batch -> "<first issued µs>:<last issued µs>"
+	server    serverCheck
 }
 
 // New returns a store that keeps its keys in client, which the caller owns
@@ -101,7 +133,7 @@ type Store struct {
 // [UnsafeAllowSnapshotPersistence], [UnsafeAllowEviction],
 // [WithoutPersistenceCheck]) and loads the Lua scripts.
 func New(ctx context.Context, client goredis.UniversalClient, opts ...Option) (*Store, error) {
-	cfg := config{prefix: DefaultPrefix, retention: DefaultRetention}
+	cfg := config{prefix: DefaultPrefix, retention: DefaultRetention, checkEvery: DefaultServerCheckInterval, control: "create"}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -112,6 +144,8 @@ func New(ctx context.Context, client goredis.UniversalClient, opts ...Option) (*
 		return nil, fmt.Errorf("%w: redis: prefix must be 1 to 64 bytes without '{' or '}'", store.ErrInvalid)
 	case cfg.retention < 0:
 		return nil, fmt.Errorf("%w: redis: negative retention", store.ErrInvalid)
+	case cfg.checkEvery <= 0:
+		return nil, fmt.Errorf("%w: redis: the server check interval must be positive", store.ErrInvalid)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, unavailable("new", err)
@@ -126,7 +160,11 @@ func New(ctx context.Context, client goredis.UniversalClient, opts ...Option) (*
 			return nil, unavailable("load scripts", err)
 		}
 	}
-	return build(client, &cfg), nil
+	s := build(client, &cfg)
+	if err := s.openControl(ctx, cfg.control); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 func build(client goredis.UniversalClient, cfg *config) *Store {
@@ -142,42 +180,13 @@ func build(client goredis.UniversalClient, cfg *config) *Store {
 		kLed:      tag + ":l",
 		kSeq:      tag + ":seq",
 		kHits:     tag + ":hx",
+		kRSeq:     tag + ":rseq",
+		kXC:       tag + ":xc",
+		kPX:       tag + ":px",
+		kBN:       tag + ":bn",
+		kBT:       tag + ":bt",
+		server:    newServerCheck(cfg),
 	}
-}
-
-// checkServer refuses settings under which a restart or memory pressure
-// could undo a consumption, a revocation, a hold or a watermark.
-func checkServer(ctx context.Context, c goredis.UniversalClient, cfg *config) error {
-	get := func(name string) (string, error) {
-		m, err := c.ConfigGet(ctx, name).Result()
-		if err != nil {
-			var rerr goredis.Error
-			if errors.As(err, &rerr) {
-				return "", fmt.Errorf("%w: cannot read %s (%v): allow CONFIG GET, or check the settings yourself and pass WithoutPersistenceCheck", ErrUnsafeServer, name, err)
-			}
-			return "", unavailable("config get "+name, err)
-		}
-		return m[name], nil
-	}
-	aof, err := get("appendonly")
-	if err != nil {
-		return err
-	}
-	save, err := get("save")
-	if err != nil {
-		return err
-	}
-	if aof != "yes" && strings.TrimSpace(save) != "" && !cfg.allowSnapshot {
-		return fmt.Errorf("%w: the server saves RDB snapshots without appendonly: a restart would reload an older snapshot and make consumed and revoked links usable again; set appendonly yes (appendfsync always), or turn persistence off, or pass UnsafeAllowSnapshotPersistence", ErrUnsafeServer)
-	}
-	policy, err := get("maxmemory-policy")
-	if err != nil {
-		return err
-	}
-	if strings.HasPrefix(policy, "allkeys-") && !cfg.allowEviction {
-		return fmt.Errorf("%w: maxmemory-policy %s may evict the key that holds freezes and watermarks; use noeviction or a volatile-* policy, or pass UnsafeAllowEviction", ErrUnsafeServer, policy)
-	}
-	return nil
 }
 
 // Ping implements [store.Pinger].
@@ -319,12 +328,19 @@ func record(id string, v []interface{}) (store.Record, error) {
 		}
 		r.Failures = n
 	}
+	if q := str(16); q != "" {
+		n, e := strconv.ParseInt(q, 10, 64)
+		if e != nil {
+			return store.Record{}, errors.New("malformed record sequence")
+		}
+		r.Seq = n
+	}
 	return r, nil
 }
 
 // outcomes maps the codes of the check scripts to the contract's outcomes.
 var outcomes = [...]error{0: nil, 1: store.ErrNotFound, 2: store.ErrSecret, 3: store.ErrRevoked,
-	4: store.ErrUsed, 5: store.ErrExpired, 6: store.ErrFrozen, 7: store.ErrStale, 8: store.ErrMismatch}
+	4: store.ErrUsed, 5: store.ErrExpired, 6: store.ErrFrozen, 7: store.ErrStale, codeMismatch: store.ErrMismatch}
 
 // outcome decodes a reply {code, record fields...} of a check script.
 func outcome(op, id string, v interface{}) (store.Record, error) {
@@ -333,6 +349,9 @@ func outcome(op, id string, v interface{}) (store.Record, error) {
 		return store.Record{}, unavailable(op, errors.New("malformed reply"))
 	}
 	code, ok := res[0].(int64)
+	if ok && code == codeDamaged {
+		return store.Record{}, errDamaged(op)
+	}
 	if !ok || code < 0 || int(code) >= len(outcomes) {
 		return store.Record{}, unavailable(op, errors.New("malformed reply"))
 	}
@@ -344,115 +363,6 @@ func outcome(op, id string, v interface{}) (store.Record, error) {
 		return store.Record{}, unavailable(op, err)
 	}
 	return r, outcomes[code]
-}
-
-// Insert implements [store.Tokens]. Records are written by one script call
-// per chunk of [insertChunk], pipelined. Each chunk is atomic; when a later
-// chunk fails, the chunks already written are removed again, so that a
-// concurrent reader may briefly see records of an Insert that then fails.
-func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
-	if err := ctxErr(ctx); err != nil {
-		return err
-	}
-	if len(recs) == 0 {
-		return nil
-	}
-	if err := store.ValidateInsert(recs); err != nil {
-		return err
-	}
-	var calls []call
-	for i := 0; i < len(recs); i += insertChunk {
-		calls = append(calls, s.insertCall(recs[i:min(i+insertChunk, len(recs))]))
-	}
-	results := s.run(ctx, insertScript, calls)
-	var failed error
-	dup := make([]bool, len(calls))
-	for i, r := range results {
-		switch {
-		case r.err != nil:
-			failed = worse(failed, unavailable("insert", r.err))
-		case r.val == int64(0):
-			dup[i] = true
-			failed = worse(failed, fmt.Errorf("%w: id already held", store.ErrDuplicate))
-		}
-	}
-	if failed == nil {
-		return nil
-	}
-	// One chunk is one atomic script call: it wrote all or nothing. With
-	// several, a chunk refused as duplicate wrote nothing, and every other
-	// chunk may have been written: the undo script removes the records this
-	// call wrote, within the caller's deadline. A record it cannot remove is
-	// an orphan that no message carries, and it expires with its token.
-	if len(calls) == 1 {
-		return failed
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("%w: redis: insert failed (%w) and some of its records may remain", store.ErrUnavailable, failed)
-	}
-	var undo []call
-	for i := 0; i < len(calls); i++ {
-		if !dup[i] {
-			undo = append(undo, s.undoCall(recs[i*insertChunk:min((i+1)*insertChunk, len(recs))]))
-		}
-	}
-	for _, r := range s.run(ctx, undoScript, undo) {
-		if r.err != nil {
-			return fmt.Errorf("%w: redis: insert failed (%w) and some of its records may remain: %w", store.ErrUnavailable, failed, r.err)
-		}
-	}
-	return failed
-}
-
-// worse keeps the first error, preferring an unavailability, which says that
-// the outcome is unknown.
-func worse(have, err error) error {
-	if have == nil || (errors.Is(err, store.ErrUnavailable) && !errors.Is(have, store.ErrUnavailable)) {
-		return err
-	}
-	return have
-}
-
-// expiryMember is a record's member of the expiry index: enough for Purge to
-// find every index entry of a record whose key is already gone.
-func expiryMember(r *store.Record) string {
-	b := make([]byte, 0, 48+len(r.Member)+len(r.Batch))
-	return string(enc(enc(enc(b, r.ID), r.Member), r.Batch))
-}
-
-func (s *Store) insertCall(recs []store.Record) call {
-	keys := make([]string, 0, 4+len(recs))
-	keys = append(keys, s.kAll, s.kExp, s.kEv, s.kLed)
-	args := make([]interface{}, 1, 1+len(recs)*(insertFields+2))
-	args[0] = s.tag
-	tail := make([]interface{}, 0, 2*len(recs))
-	payloads := make([]interface{}, 0, len(recs))
-	for i := range recs {
-		r := &recs[i]
-		keys = append(keys, s.recKey(r.ID))
-		issued, expires := micro(r.IssuedAt), micro(r.ExpiresAt)
-		keyExpiry := (expires+999)/1000 + s.retention
-		args = append(args, r.ID, r.Member, r.Purpose, r.Batch, r.Recipient, r.SecretHash[:], r.State,
-			fmtInt(issued), fmtInt(expires), fmtInt(keyExpiry), timeKey(issued)+"1"+r.ID)
-		tail = append(tail, expiryMember(r))
-		payloads = append(payloads, encEvent(&store.Event{Kind: store.EventIssued, TokenID: r.ID,
-			Member: r.Member, Batch: r.Batch, Purpose: r.Purpose, Detail: r.Recipient}))
-	}
-	return call{keys, append(append(args, tail...), payloads...)}
-}
-
-func (s *Store) undoCall(recs []store.Record) call {
-	keys := make([]string, 0, 4+len(recs))
-	keys = append(keys, s.kAll, s.kExp, s.kEv, s.kLed)
-	args := make([]interface{}, 1, 1+len(recs)*undoFields)
-	args[0] = s.tag
-	for i := range recs {
-		r := &recs[i]
-		keys = append(keys, s.recKey(r.ID))
-		args = append(args, r.ID, r.SecretHash[:], r.Member, r.Batch,
-			timeKey(micro(r.IssuedAt))+"1"+r.ID, expiryMember(r))
-	}
-	return call{keys, args}
 }
 
 // call is one script call.
@@ -518,6 +428,13 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 	if err != nil {
 		return store.Record{}, unavailable("get", err)
 	}
+	seen, err := s.resolve(ctx, []staged{{&r, stagedOf(v)}})
+	if err != nil {
+		return store.Record{}, err
+	}
+	if len(seen) == 0 {
+		return store.Record{}, store.ErrNotFound
+	}
 	return r, nil
 }
 
@@ -534,10 +451,13 @@ func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Recor
 	if !store.ValidID(req.ID) {
 		return store.Record{}, store.ErrNotFound
 	}
+	if err := s.server.ok(ctx, s.c); err != nil {
+		return store.Record{}, err
+	}
 	if req.Confirmation != store.Unconfirmed {
 		return s.present(ctx, &req, false)
 	}
-	v, err := peekScript.RunRO(ctx, s.c, []string{s.recKey(req.ID), s.kCtl},
+	v, err := peekScript.RunRO(ctx, s.c, []string{s.recKey(req.ID), s.kCtl, s.kXC},
 		req.SecretHash[:], req.State, fmtInt(micro(req.At)), req.Member, req.Purpose, req.Batch).Result()
 	if err != nil {
 		return store.Record{}, unavailable("peek", err)
@@ -558,13 +478,17 @@ func (s *Store) Consume(ctx context.Context, req store.ConsumeRequest) (store.Re
 	if !store.ValidID(req.ID) {
 		return store.Record{}, store.ErrNotFound
 	}
+	if err := s.server.ok(ctx, s.c); err != nil {
+		return store.Record{}, err
+	}
 	return s.present(ctx, &req, true)
 }
 
 // confirmation is the script's code of a confirmation.
 var confirmation = [...]string{store.Unconfirmed: "0", store.Confirmed: "1", store.Mismatched: "2"}
 
-// present runs the consume script, consuming or not.
+// present runs the consume script, consuming or not. The caller has
+// checked the request and the server's settings.
 func (s *Store) present(ctx context.Context, req *store.ConsumeRequest, consume bool) (store.Record, error) {
 	at := store.Micro(req.At)
 	atS := fmtInt(at.UnixMicro())
@@ -585,7 +509,7 @@ func (s *Store) present(ctx context.Context, req *store.ConsumeRequest, consume 
 			args = append(args, f.k, f.v)
 		}
 	}
-	v, err := consumeScript.Run(ctx, s.c, []string{s.recKey(req.ID), s.kCtl, s.kEv, s.kLed}, args...).Result()
+	v, err := consumeScript.Run(ctx, s.c, []string{s.recKey(req.ID), s.kCtl, s.kXC, s.kEv, s.kLed}, args...).Result()
 	if err != nil {
 		return store.Record{}, unavailable(op, err)
 	}
@@ -605,7 +529,7 @@ func (s *Store) Fail(ctx context.Context, id string, at time.Time, max int) (sto
 	if !store.ValidID(id) {
 		return store.Record{}, store.ErrNotFound
 	}
-	v, err := failScript.Run(ctx, s.c, []string{s.recKey(id)}, fmtInt(micro(at)), max).Result()
+	v, err := failScript.Run(ctx, s.c, []string{s.recKey(id), s.kXC}, fmtInt(micro(at)), max).Result()
 	if err != nil {
 		return store.Record{}, unavailable("fail", err)
 	}
@@ -689,13 +613,11 @@ func (s *Store) clean(ctx context.Context, keys []string, gone []string) {
 	_, _ = pipe.Exec(ctx)
 }
 
-// selectAll runs the select script in mode "c" (count) or "r" (revoke) over
-// the candidates of f.
-func (s *Store) selectAll(ctx context.Context, mode string, f *store.Filter, at time.Time) (int64, error) {
-	src, err := s.candidates(ctx, f)
-	if err != nil {
-		return 0, err
-	}
+// filterArgs renders the filter f, whose candidates are src, as
+// selectScript and tallyScript read it: purpose, issued from, issued before
+// (µs or ""), consumed only, then the members and the batches, each list
+// preceded by its length (0 when the candidates already satisfy it).
+func filterArgs(f *store.Filter, src *source) []interface{} {
 	from, before := "", ""
 	if !f.IssuedFrom.IsZero() {
 		from = fmtInt(ceilMicro(f.IssuedFrom))
@@ -707,48 +629,87 @@ func (s *Store) selectAll(ctx context.Context, mode string, f *store.Filter, at 
 	if f.Consumed {
 		consumed = "1"
 	}
-	head := []interface{}{mode, fmtInt(micro(at)), f.Purpose, from, before, consumed}
+	args := []interface{}{f.Purpose, from, before, consumed}
 	list := func(v []string, implied bool) {
 		if implied {
 			v = nil
 		}
-		head = append(head, len(v))
+		args = append(args, len(v))
 		for _, x := range v {
-			head = append(head, x)
+			args = append(args, x)
 		}
 	}
 	list(f.Members, src.byMember)
 	list(f.Batches, src.byBatch)
+	return args
+}
+
+// scan runs sc over the candidates of f, [selectChunk] record keys a call
+// after the keys in fixed, with head then the filter as arguments. Each
+// reply is a list whose last element is the positions of the record keys
+// that no longer exist; each hands the rest to the caller. Index entries of
+// the records that are gone are cleaned afterwards.
+func (s *Store) scan(ctx context.Context, sc *goredis.Script, f *store.Filter, fixed []string, head []interface{},
+	each func(res []interface{}) error) error {
+	src, err := s.candidates(ctx, f)
+	if err != nil {
+		return err
+	}
+	args := append(head, filterArgs(f, &src)...)
 	var calls []call
 	for i := 0; i < len(src.ids); i += selectChunk {
 		ids := src.ids[i:min(i+selectChunk, len(src.ids))]
-		keys := make([]string, len(ids))
-		for j, id := range ids {
-			keys[j] = s.recKey(id)
+		keys := append(make([]string, 0, len(fixed)+len(ids)), fixed...)
+		for _, id := range ids {
+			keys = append(keys, s.recKey(id))
 		}
-		calls = append(calls, call{keys, head})
+		calls = append(calls, call{keys, args})
 	}
-	var n int64
 	var gone []string
-	for i, r := range s.run(ctx, selectScript, calls) {
+	for i, r := range s.run(ctx, sc, calls) {
 		if r.err != nil {
-			return n, unavailable("select", r.err)
+			return unavailable("select", r.err)
 		}
 		res, _ := r.val.([]interface{})
-		if len(res) != 2 {
-			return n, unavailable("select", errors.New("malformed reply"))
+		if len(res) < 2 {
+			// A script's short reply says why it did nothing.
+			if len(res) == 1 {
+				if err := each(res); err != nil {
+					return err
+				}
+			}
+			return unavailable("select", errors.New("malformed reply"))
 		}
-		c, _ := res[0].(int64)
-		n += c
-		missing, _ := res[1].([]interface{})
+		if err := each(res[:len(res)-1]); err != nil {
+			return err
+		}
+		missing, _ := res[len(res)-1].([]interface{})
 		for _, m := range missing {
-			if j, ok := m.(int64); ok && j >= 1 && int(j) <= len(calls[i].keys) {
+			if j, ok := m.(int64); ok && j >= 1 && int(j) <= len(calls[i].keys)-len(fixed) {
 				gone = append(gone, src.ids[i*selectChunk+int(j)-1])
 			}
 		}
 	}
 	s.clean(ctx, src.keys, gone)
-	return n, nil
+	return nil
+}
+
+// selectAll runs the select script in mode "c" (count) or "r" (revoke) over
+// the candidates of f.
+func (s *Store) selectAll(ctx context.Context, mode string, f *store.Filter, at time.Time) (int64, error) {
+	var n int64
+	err := s.scan(ctx, selectScript, f, []string{s.kXC}, []interface{}{mode, fmtInt(micro(at))}, func(res []interface{}) error {
+		if len(res) != 1 {
+			return unavailable("select", errors.New("malformed reply"))
+		}
+		c, ok := res[0].(int64)
+		if !ok {
+			return unavailable("select", errors.New("malformed reply"))
+		}
+		n += c
+		return nil
+	})
+	return n, err
 }
 
 // Revoke implements [store.Tokens]. Each record is checked and revoked
@@ -811,6 +772,8 @@ func (s *Store) Records(ctx context.Context, q store.RecordQuery) ([]store.Recor
 		if _, err := pipe.Exec(ctx); err != nil {
 			return nil, unavailable("records", err)
 		}
+		recs := make([]store.Record, len(chunk))
+		var found []staged
 		for i, c := range cmds {
 			v := c.Val()
 			if len(v) == len(recordFields) && v[8] == nil {
@@ -821,8 +784,16 @@ func (s *Store) Records(ctx context.Context, q store.RecordQuery) ([]store.Recor
 			if err != nil {
 				return nil, unavailable("records", err)
 			}
-			if q.Filter.Match(&r) && len(out) < limit {
-				out = append(out, r)
+			recs[i] = r
+			found = append(found, staged{&recs[i], stagedOf(v)})
+		}
+		seen, err := s.resolve(ctx, found)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range seen {
+			if q.Filter.Match(r) && len(out) < limit {
+				out = append(out, *r)
 			}
 		}
 	}
@@ -830,148 +801,12 @@ func (s *Store) Records(ctx context.Context, q store.RecordQuery) ([]store.Recor
 	return out, nil
 }
 
-// Watermark implements [store.Tokens]: one script call, one field written.
-func (s *Store) Watermark(ctx context.Context, member string, before time.Time) error {
-	if err := ctxErr(ctx); err != nil {
-		return err
-	}
-	if err := store.ValidateWatermark(member, before); err != nil {
-		return err
-	}
-	field := "mg"
-	if member != "" {
-		field = "mm:" + member
-	}
-	if err := watermarkScript.Run(ctx, s.c, []string{s.kCtl}, field, fmtInt(ceilMicro(before))).Err(); err != nil {
-		return unavailable("watermark", err)
-	}
-	return nil
-}
-
-// Marks implements [store.Tokens].
-func (s *Store) Marks(ctx context.Context) ([]store.Mark, error) {
-	ctl, err := s.control(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var global []store.Mark
-	var members []store.Mark
-	for k, v := range ctl {
-		var m store.Mark
-		switch {
-		case k == "mg":
-		case strings.HasPrefix(k, "mm:"):
-			m.Member = k[3:]
-		default:
-			continue
-		}
-		if m.Before, err = fromMicro(v); err != nil {
-			return nil, unavailable("marks", err)
-		}
-		if m.Member == "" {
-			global = append(global, m)
-		} else {
-			members = append(members, m)
-		}
-	}
-	slices.SortFunc(members, func(a, b store.Mark) int { return strings.Compare(a.Member, b.Member) })
-	return append(global, members...), nil
-}
-
-func (s *Store) control(ctx context.Context) (map[string]string, error) {
-	if err := ctxErr(ctx); err != nil {
-		return nil, err
-	}
-	ctl, err := s.c.HGetAll(ctx, s.kCtl).Result()
-	if err != nil {
-		return nil, unavailable("control", err)
-	}
-	return ctl, nil
-}
-
-// holdField is the field of the control hash that holds a hold.
-func holdField(scope store.Scope, key string) string {
-	switch scope {
-	case store.ScopeBatch:
-		return "hb:" + key
-	case store.ScopeMember:
-		return "hm:" + key
-	}
-	return "hg"
-}
-
-// Freeze implements [store.Holds].
-func (s *Store) Freeze(ctx context.Context, h store.Hold) error {
-	if err := ctxErr(ctx); err != nil {
-		return err
-	}
-	if err := h.Validate(); err != nil {
-		return err
-	}
-	since := ""
-	if !h.Since.IsZero() {
-		since = fmtInt(micro(h.Since))
-	}
-	if err := s.c.HSetNX(ctx, s.kCtl, holdField(h.Scope, h.Key), since+":"+h.Reason).Err(); err != nil {
-		return unavailable("freeze", err)
-	}
-	return nil
-}
-
-// Thaw implements [store.Holds].
-func (s *Store) Thaw(ctx context.Context, scope store.Scope, key string) (bool, error) {
-	if err := ctxErr(ctx); err != nil {
-		return false, err
-	}
-	if err := store.ValidateScopeKey(scope, key); err != nil {
-		return false, err
-	}
-	n, err := s.c.HDel(ctx, s.kCtl, holdField(scope, key)).Result()
-	if err != nil {
-		return false, unavailable("thaw", err)
-	}
-	return n > 0, nil
-}
-
-// Holds implements [store.Holds].
-func (s *Store) Holds(ctx context.Context) ([]store.Hold, error) {
-	ctl, err := s.control(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []store.Hold
-	for k, v := range ctl {
-		var h store.Hold
-		switch {
-		case k == "hg":
-			h.Scope = store.ScopeGlobal
-		case strings.HasPrefix(k, "hb:"):
-			h.Scope, h.Key = store.ScopeBatch, k[3:]
-		case strings.HasPrefix(k, "hm:"):
-			h.Scope, h.Key = store.ScopeMember, k[3:]
-		default:
-			continue
-		}
-		since, reason, _ := strings.Cut(v, ":")
-		if h.Since, err = fromMicro(since); err != nil {
-			return nil, unavailable("holds", err)
-		}
-		h.Reason = reason
-		out = append(out, h)
-	}
-	slices.SortFunc(out, func(a, b store.Hold) int {
-		if a.Scope != b.Scope {
-			return int(a.Scope) - int(b.Scope)
-		}
-		return strings.Compare(a.Key, b.Key)
-	})
-	return out, nil
-}
-
 // encEvent encodes a ledger payload: kind, reason, token id, member, batch,
 // purpose, the presentation (identity, IP, user agent, session), count,
-// actor and detail, each length-prefixed. The time is in the ledger member.
-func encEvent(e *store.Event) string {
+// actor and detail, each length-prefixed, then, for the issued entry of a
+// record of a staged Insert, that Insert's id. The time is in the ledger
+// member.
+func encEvent(e *store.Event, staging string) string {
 	count := ""
 	if e.Count != 0 {
 		count = fmtInt(e.Count)
@@ -983,15 +818,19 @@ func encEvent(e *store.Event) string {
 		p.Identity, p.IP, p.UserAgent, p.Session, count, e.Actor, e.Detail} {
 		b = enc(b, f)
 	}
+	if staging != "" {
+		b = enc(b, staging)
+	}
 	return string(b)
 }
 
-// decEvent decodes a payload of encEvent; missing trailing fields are empty.
-func decEvent(payload string) (store.Event, error) {
-	var buf [13]string
+// decEvent decodes a payload of encEvent, and the staged Insert's id;
+// missing trailing fields are empty.
+func decEvent(payload string) (store.Event, string, error) {
+	var buf [14]string
 	f, err := fields(payload, buf[:0])
 	if err != nil || len(f) > len(buf) {
-		return store.Event{}, errors.New("malformed ledger entry")
+		return store.Event{}, "", errors.New("malformed ledger entry")
 	}
 	f = f[:len(buf)]
 	e := store.Event{Kind: store.EventKind(f[0]), Reason: f[1], TokenID: f[2], Member: f[3], Batch: f[4],
@@ -999,10 +838,10 @@ func decEvent(payload string) (store.Event, error) {
 		Actor: f[11], Detail: f[12]}
 	if f[10] != "" {
 		if e.Count, err = strconv.ParseInt(f[10], 10, 64); err != nil {
-			return store.Event{}, errors.New("malformed ledger entry")
+			return store.Event{}, "", errors.New("malformed ledger entry")
 		}
 	}
-	return e, nil
+	return e, f[13], nil
 }
 
 // Append implements [store.Ledger]: one script call, all or nothing.
@@ -1020,7 +859,7 @@ func (s *Store) Append(ctx context.Context, events ...store.Event) error {
 	args[0] = s.tag
 	for i := range events {
 		e := &events[i]
-		args = append(args, timeKey(micro(e.At)), encEvent(e), e.Batch, e.Member)
+		args = append(args, timeKey(micro(e.At)), encEvent(e, ""), e.Batch, e.Member)
 	}
 	if err := appendScript.Run(ctx, s.c, []string{s.kEv, s.kLed, s.kSeq}, args...).Err(); err != nil {
 		return unavailable("append", err)
@@ -1085,6 +924,7 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 	chunk := int64(min(limit+1, 1000))
 	var out []store.Event
 	var gone []interface{}
+	committed := map[string]bool{}
 	for len(out) <= limit {
 		ms, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: key, Start: lo, Stop: hi, ByLex: true, Count: chunk}).Result()
 		if err != nil {
@@ -1094,51 +934,16 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 			break
 		}
 		lo = "(" + ms[len(ms)-1]
-		// The entry id tells issued ("1") and consumed ("2") entries apart
-		// without reading them.
-		var want []string
-		for _, m := range ms {
-			if len(m) < 17 {
-				continue
-			}
-			switch m[16] {
-			case '1':
-				if !q.Wants(store.EventIssued) {
-					continue
-				}
-			case '2':
-				if !q.Wants(store.EventConsumed) {
-					continue
-				}
-			default:
-				if derivedOnly {
-					continue
-				}
-			}
-			want = append(want, m)
+		evs, missing, err := s.entries(ctx, wanted(ms, &q, derivedOnly), committed)
+		if err != nil {
+			return nil, "", err
 		}
-		if len(want) > 0 {
-			payloads, err := s.c.HMGet(ctx, s.kEv, want...).Result()
-			if err != nil {
-				return nil, "", unavailable("events", err)
-			}
-			for i, m := range want {
-				p, ok := payloads[i].(string)
-				if !ok {
-					gone = append(gone, m) // purged while listed, or left by an interrupted purge
-					continue
-				}
-				e, err := decEvent(p)
-				if err != nil {
-					return nil, "", unavailable("events", err)
-				}
-				us, _ := parseTimeKey(m)
-				e.At, e.Cursor = time.UnixMicro(us).UTC(), m
-				if q.Match(&e) {
-					out = append(out, e)
-					if len(out) > limit {
-						break
-					}
+		gone = append(gone, missing...)
+		for i := range evs {
+			if q.Match(&evs[i]) {
+				out = append(out, evs[i])
+				if len(out) > limit {
+					break
 				}
 			}
 		}
@@ -1157,89 +962,71 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 	return out, next, nil
 }
 
-// Purge implements [store.Tokens]. It deletes in chunks, each in one
-// MULTI/EXEC transaction: the records whose expiry is before `before` with
-// their index entries, then the ledger entries recorded before it. An
-// interrupted Purge leaves nothing that a later Purge does not remove.
-func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
-	if err := ctxErr(ctx); err != nil {
-		return 0, err
-	}
-	if err := store.ValidatePurge(before); err != nil {
-		return 0, err
-	}
-	cut := ceilMicro(before)
-	if err := s.purgeHits(ctx, before.UnixMicro()); err != nil {
-		return 0, err
-	}
-	var n int64
-	for {
-		ms, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.kExp, Start: "-inf", Stop: "(" + fmtInt(cut), ByScore: true, Count: 1000}).Result()
-		if err != nil {
-			return n, unavailable("purge", err)
+// wanted returns the ledger members of ms of the kinds q wants: the entry
+// id tells issued ("1") and consumed ("2") entries apart without reading
+// them.
+func wanted(ms []string, q *store.EventQuery, derivedOnly bool) []string {
+	var want []string
+	for _, m := range ms {
+		if len(m) < 17 {
+			continue
 		}
-		if len(ms) == 0 {
-			break
-		}
-		var dels []*goredis.IntCmd
-		_, err = s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			for _, m := range ms {
-				f, err := fields(m, nil)
-				if err != nil || len(f) != 3 {
-					p.ZRem(ctx, s.kExp, m)
-					continue
-				}
-				id, member, batch := f[0], f[1], f[2]
-				dels = append(dels, p.Del(ctx, s.recKey(id)))
-				p.ZRem(ctx, s.kAll, id)
-				p.ZRem(ctx, s.tag+":m:"+member, id)
-				if batch != "" {
-					p.ZRem(ctx, s.tag+":b:"+batch, id)
-				}
-				p.ZRem(ctx, s.kExp, m)
+		switch m[16] {
+		case '1':
+			if !q.Wants(store.EventIssued) {
+				continue
 			}
-			return nil
-		})
-		if err != nil {
-			return n, unavailable("purge", err)
-		}
-		for _, d := range dels {
-			n += d.Val()
-		}
-	}
-	hi := "(" + timeKey(cut)
-	for {
-		ms, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.kLed, Start: "-", Stop: hi, ByLex: true, Count: 1000}).Result()
-		if err != nil {
-			return n, unavailable("purge", err)
-		}
-		if len(ms) == 0 {
-			break
-		}
-		payloads, err := s.c.HMGet(ctx, s.kEv, ms...).Result()
-		if err != nil {
-			return n, unavailable("purge", err)
-		}
-		_, err = s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
-			for i, m := range ms {
-				if pl, ok := payloads[i].(string); ok {
-					if e, err := decEvent(pl); err == nil {
-						if e.Batch != "" {
-							p.ZRem(ctx, s.tag+":l:b:"+e.Batch, m)
-						}
-						if e.Member != "" {
-							p.ZRem(ctx, s.tag+":l:m:"+e.Member, m)
-						}
-					}
-					p.HDel(ctx, s.kEv, m)
-				}
-				p.ZRem(ctx, s.kLed, m)
+		case '2':
+			if !q.Wants(store.EventConsumed) {
+				continue
 			}
-			return nil
-		})
+		default:
+			if derivedOnly {
+				continue
+			}
+		}
+		want = append(want, m)
+	}
+	return want
+}
+
+// entries reads the ledger entries of the members ms, leaving out the
+// issued entries of records whose Insert has not committed (committed
+// caches what is known), and returns the members whose payload is gone
+// (purged while listed, or left by an interrupted purge).
+func (s *Store) entries(ctx context.Context, ms []string, committed map[string]bool) ([]store.Event, []interface{}, error) {
+	if len(ms) == 0 {
+		return nil, nil, nil
+	}
+	payloads, err := s.c.HMGet(ctx, s.kEv, ms...).Result()
+	if err != nil {
+		return nil, nil, unavailable("events", err)
+	}
+	evs := make([]store.Event, 0, len(ms))
+	xs := make([]string, 0, len(ms))
+	var gone []interface{}
+	for i, m := range ms {
+		p, ok := payloads[i].(string)
+		if !ok {
+			gone = append(gone, m)
+			continue
+		}
+		e, x, err := decEvent(p)
 		if err != nil {
-			return n, unavailable("purge", err)
+			return nil, nil, unavailable("events", err)
+		}
+		us, _ := parseTimeKey(m)
+		e.At, e.Cursor = time.UnixMicro(us).UTC(), m
+		evs, xs = append(evs, e), append(xs, x)
+	}
+	if err := s.committed(ctx, committed, xs); err != nil {
+		return nil, nil, err
+	}
+	out := evs[:0]
+	for i := range evs {
+		if xs[i] == "" || committed[xs[i]] {
+			out = append(out, evs[i])
 		}
 	}
-	return n, nil
+	return out, gone, nil
 }

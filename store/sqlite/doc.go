@@ -8,7 +8,9 @@
 //	}
 //	defer st.Close()
 //
-// [Open] creates the file if needed and applies the schema. Any number of
+// [Open] creates the file if needed and applies the schema; with [MustExist]
+// it opens only a file that is already a current oncelink store and creates
+// nothing ([store.ErrNoStore] otherwise). Any number of
 // goroutines may share one [Store], and several processes on the same
 // machine may open the same file: a link is consumed exactly once across
 // all of them.

@@ -14,6 +14,7 @@ type Option func(*config)
 type config struct {
 	busyTimeout time.Duration
 	readers     int
+	mustExist   bool
 }
 
 func defaults() config {
@@ -43,4 +44,14 @@ func WithBusyTimeout(d time.Duration) Option {
 // GOMAXPROCS, at least 4.
 func WithReaders(n int) Option {
 	return func(c *config) { c.readers = n }
+}
+
+// MustExist makes [Open] open only a store that is already there: the file
+// must exist and hold an oncelink schema with every migration applied.
+// Open then creates nothing, migrates nothing and writes nothing to a file
+// that is not such a store, and fails with an error wrapping
+// [store.ErrNoStore]. Operators' tools use it, so that a mistyped path is an
+// error rather than a new, empty store.
+func MustExist() Option {
+	return func(c *config) { c.mustExist = true }
 }

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"database/sql"
 	"embed"
 	"encoding/hex"
@@ -36,9 +35,17 @@ var migrationFS embed.FS
 // "oncl"); it is set by the first migration.
 const applicationID = 0x6f6e636c
 
-// insertChunk is the number of rows of one multi-row INSERT statement: 9
-// parameters a row, well under SQLite's limit on bound parameters.
-const insertChunk = 128
+// insertChunk is the number of rows of one multi-row INSERT statement:
+// insertCols parameters a row, well under SQLite's limit on bound
+// parameters.
+const (
+	insertChunk = 128
+	insertCols  = 10
+)
+
+// nextSeqSQL draws the next number of the store's sequence. It runs inside
+// a write transaction, so numbers follow the order of the commits.
+const nextSeqSQL = "UPDATE sequence SET last = last + 1 RETURNING last"
 
 // Store is a [store.Store] in one SQLite file. It is safe for concurrent use
 // by any number of goroutines and by several processes that open the same
@@ -74,7 +81,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: sqlite: %w", store.ErrInvalid, err)
 	}
-	if err := create(abs); err != nil {
+	if cfg.mustExist {
+		if err := probeFile(ctx, abs); err != nil {
+			return nil, err
+		}
+	} else if err := create(abs); err != nil {
 		return nil, unavailable("open", err)
 	}
 	busy := strconv.FormatInt(cfg.busyTimeout.Milliseconds(), 10)
@@ -104,7 +115,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	s.r.SetMaxIdleConns(cfg.readers)
 	s.r.SetConnMaxLifetime(0)
 	s.r.SetConnMaxIdleTime(0)
-	if err := s.setup(ctx); err != nil {
+	if err := s.setup(ctx, !cfg.mustExist); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -138,7 +149,7 @@ func fileURI(abs string, q url.Values) string {
 	return "file:" + p + "?" + q.Encode()
 }
 
-func (s *Store) setup(ctx context.Context) error {
+func (s *Store) setup(ctx context.Context, migrating bool) error {
 	ro, err := readOnly(ctx, s.w)
 	if err != nil {
 		return unavailable("open", err)
@@ -146,7 +157,7 @@ func (s *Store) setup(ctx context.Context) error {
 	if ro {
 		return fmt.Errorf("%w: sqlite: open: the file is read-only", store.ErrUnavailable)
 	}
-	if err := migrate(ctx, s.w); err != nil {
+	if err := migrate(ctx, s.w, migrating); err != nil {
 		return err
 	}
 	var mode string
@@ -187,7 +198,10 @@ func (s *Store) setup(ctx context.Context) error {
 // at BEGIN and then finds the schema in place. PRAGMA user_version holds the
 // number of migrations applied. A file already up to date is only read, so
 // opening it does not wait for another process's write lock.
-func migrate(ctx context.Context, db *sql.DB) error {
+//
+// When migrating is false it applies nothing, and a file that lacks a
+// migration is [store.ErrNoStore].
+func migrate(ctx context.Context, db *sql.DB, migrating bool) error {
 	names, err := fs.Glob(migrationFS, "migrations/*.sql")
 	if err != nil {
 		return unavailable("migrate", err)
@@ -195,6 +209,9 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	version, err := schemaVersion(ctx, db, len(names))
 	if err != nil || version == len(names) {
 		return err
+	}
+	if !migrating {
+		return fmt.Errorf("%w: sqlite: the file has schema version %d, this program needs %d (migrate it)", store.ErrNoStore, version, len(names))
 	}
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -346,13 +363,13 @@ func blob(b []byte) any {
 }
 
 const recordCols = `id, member, purpose, batch, recipient, secret_hash, state_hash, issued_at, expires_at,
-	status, failures, consumed_at, revoked_at, consumer_identity, consumer_ip, consumer_agent, consumer_session`
+	status, failures, consumed_at, revoked_at, consumer_identity, consumer_ip, consumer_agent, consumer_session, seq`
 
 // row is a record as scanned, in the order of recordCols.
 type row struct {
 	id, secret, state                 []byte
 	member, purpose, batch, recipient string
-	issued, expires                   int64
+	issued, expires, seq              int64
 	status, failures                  int64
 	consumed, revoked                 sql.NullInt64
 	identity, ip, agent, session      string
@@ -361,7 +378,7 @@ type row struct {
 func (x *row) dest(extra ...any) []any {
 	return append([]any{&x.id, &x.member, &x.purpose, &x.batch, &x.recipient, &x.secret, &x.state,
 		&x.issued, &x.expires, &x.status, &x.failures, &x.consumed, &x.revoked,
-		&x.identity, &x.ip, &x.agent, &x.session}, extra...)
+		&x.identity, &x.ip, &x.agent, &x.session, &x.seq}, extra...)
 }
 
 func (x *row) record() (store.Record, error) {
@@ -382,6 +399,7 @@ func (x *row) record() (store.Record, error) {
 		State:      x.state,
 		IssuedAt:   time.UnixMicro(x.issued).UTC(),
 		ExpiresAt:  time.UnixMicro(x.expires).UTC(),
+		Seq:        x.seq,
 		Status:     store.Status(x.status),
 		Failures:   int(x.failures),
 		ConsumedAt: fromMicro(x.consumed),
@@ -428,7 +446,7 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 	if err := store.ValidateInsert(recs); err != nil {
 		return err
 	}
-	args := make([]any, 0, 9*len(recs))
+	args := make([]any, 0, insertCols*len(recs))
 	for i := range recs {
 		r := &recs[i]
 		id, _ := parseID(r.ID)
@@ -438,24 +456,34 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 			state = bytes.Clone(r.State)
 		}
 		args = append(args, id, r.Member, r.Purpose, r.Batch, r.Recipient, secret[:], state,
-			r.IssuedAt.UnixMicro(), r.ExpiresAt.UnixMicro())
+			r.IssuedAt.UnixMicro(), r.ExpiresAt.UnixMicro(), nil)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return unavailable("insert", err)
 	}
 	defer tx.Rollback()
+	// The transaction holds the write lock: no other Insert or
+	// WatermarkNow draws a number between this one and the commit.
+	var seq int64
+	if err := tx.QueryRowContext(ctx, nextSeqSQL).Scan(&seq); err != nil {
+		return unavailable("insert", err)
+	}
+	for i := insertCols - 1; i < len(args); i += insertCols {
+		args[i] = seq
+	}
+	const chunk = insertCols * insertChunk
 	full := len(recs) / insertChunk
 	if full > 0 {
 		st := tx.StmtContext(ctx, s.insert)
 		for i := 0; i < full; i++ {
-			if _, err := st.ExecContext(ctx, args[i*9*insertChunk:(i+1)*9*insertChunk]...); err != nil {
+			if _, err := st.ExecContext(ctx, args[i*chunk:(i+1)*chunk]...); err != nil {
 				return insertErr(err)
 			}
 		}
 	}
 	if rest := len(recs) % insertChunk; rest > 0 {
-		if _, err := tx.ExecContext(ctx, insertSQL(rest), args[full*9*insertChunk:]...); err != nil {
+		if _, err := tx.ExecContext(ctx, insertSQL(rest), args[full*chunk:]...); err != nil {
 			return insertErr(err)
 		}
 	}
@@ -478,12 +506,12 @@ func insertErr(err error) error {
 // alone (a third of the time of a large insert).
 func insertSQL(n int) string {
 	var b strings.Builder
-	b.WriteString("INSERT OR ROLLBACK INTO tokens (id, member, purpose, batch, recipient, secret_hash, state_hash, issued_at, expires_at) VALUES ")
+	b.WriteString("INSERT OR ROLLBACK INTO tokens (id, member, purpose, batch, recipient, secret_hash, state_hash, issued_at, expires_at, seq) VALUES ")
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?,?,?,?,?,?,?,?,?)")
+		b.WriteString("(?,?,?,?,?,?,?,?,?,?)")
 	}
 	return b.String()
 }
@@ -515,8 +543,8 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 const consumeSQL = `UPDATE tokens SET status = 2, consumed_at = ?,
 	consumer_identity = ?, consumer_ip = ?, consumer_agent = ?, consumer_session = ?
 WHERE id = ? AND secret_hash = ? AND status = 1 AND expires_at > ?
-	AND NOT EXISTS (SELECT 1 FROM marks WHERE member = '' AND before_at > tokens.issued_at)
-	AND NOT EXISTS (SELECT 1 FROM marks WHERE member = tokens.member AND before_at > tokens.issued_at)
+	AND NOT EXISTS (SELECT 1 FROM marks WHERE member IN ('', tokens.member)
+		AND (before_at > tokens.issued_at OR before_seq > tokens.seq))
 	AND NOT EXISTS (SELECT 1 FROM holds WHERE scope = 1 AND hold_key = '')
 	AND (tokens.batch = '' OR NOT EXISTS (SELECT 1 FROM holds WHERE scope = 2 AND hold_key = tokens.batch))
 	AND NOT EXISTS (SELECT 1 FROM holds WHERE scope = 3 AND hold_key = tokens.member)
@@ -528,7 +556,9 @@ RETURNING ` + recordCols
 // watermarks and whether a hold covers it.
 const probeSQL = `SELECT ` + recordCols + `,
 	(SELECT before_at FROM marks WHERE member = ''),
+	(SELECT before_seq FROM marks WHERE member = ''),
 	(SELECT before_at FROM marks WHERE member = t.member),
+	(SELECT before_seq FROM marks WHERE member = t.member),
 	EXISTS (SELECT 1 FROM holds WHERE scope = 1 AND hold_key = '')
 		OR (t.batch <> '' AND EXISTS (SELECT 1 FROM holds WHERE scope = 2 AND hold_key = t.batch))
 		OR EXISTS (SELECT 1 FROM holds WHERE scope = 3 AND hold_key = t.member)
@@ -537,34 +567,32 @@ FROM tokens AS t WHERE t.id = ?`
 // probe is a record with what its checks need.
 type probe struct {
 	row
-	global, member sql.NullInt64 // watermarks
-	frozen         bool
+	globalAt, globalSeq sql.NullInt64 // the global watermark
+	memberAt, memberSeq sql.NullInt64 // the member's watermark
+	frozen              bool
 }
 
-// check runs the checks of Consume in contract order; it is the same
-// predicate as the WHERE clause of consumeSQL, in Go.
-func (p *probe) check(req *store.ConsumeRequest) error {
-	if subtle.ConstantTimeCompare(p.secret, req.SecretHash[:]) != 1 ||
-		p.row.member != req.Member || p.purpose != req.Purpose || p.batch != req.Batch {
-		return store.ErrSecret
+// guards are the watermarks and holds that cover the record: its marks,
+// and a hold if any covers it.
+func (p *probe) guards(member string) *store.Guards {
+	mark := func(m string, at, seq sql.NullInt64) store.Mark {
+		var before time.Time
+		if at.Int64 != 0 {
+			before = time.UnixMicro(at.Int64).UTC()
+		}
+		return store.Mark{Member: m, Before: before, Seq: seq.Int64}
 	}
-	if p.status == int64(store.StatusRevoked) ||
-		p.global.Valid && p.issued < p.global.Int64 || p.member.Valid && p.issued < p.member.Int64 {
-		return store.ErrRevoked
-	}
-	if p.status == int64(store.StatusConsumed) {
-		return store.ErrUsed
-	}
-	if p.expires <= req.At.UnixMicro() {
-		return store.ErrExpired
-	}
+	var holds []store.Hold
 	if p.frozen {
-		return store.ErrFrozen
+		holds = []store.Hold{{Scope: store.ScopeGlobal}}
 	}
-	if p.state != nil && !bytes.Equal(p.state, req.State) {
-		return store.ErrStale
-	}
-	return nil
+	return store.NewGuards([]store.Mark{mark("", p.globalAt, p.globalSeq), mark(member, p.memberAt, p.memberSeq)}, holds)
+}
+
+// check runs the checks of Consume in contract order, by [store.Check]:
+// the same predicate as the WHERE clause of consumeSQL.
+func (p *probe) check(r *store.Record, req *store.ConsumeRequest) error {
+	return store.Check(r, p.guards(r.Member), req)
 }
 
 // runProbe reads the record of id and checks req against it. It returns
@@ -572,7 +600,7 @@ func (p *probe) check(req *store.ConsumeRequest) error {
 // a failure wrapping ErrUnavailable, or nil when every check passes.
 func runProbe(ctx context.Context, st *sql.Stmt, id []byte, req *store.ConsumeRequest) (store.Record, error) {
 	var p probe
-	err := st.QueryRowContext(ctx, id).Scan(p.dest(&p.global, &p.member, &p.frozen)...)
+	err := st.QueryRowContext(ctx, id).Scan(p.dest(&p.globalAt, &p.globalSeq, &p.memberAt, &p.memberSeq, &p.frozen)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Record{}, store.ErrNotFound
 	}
@@ -583,7 +611,7 @@ func runProbe(ctx context.Context, st *sql.Stmt, id []byte, req *store.ConsumeRe
 	if err != nil {
 		return store.Record{}, err
 	}
-	return r, p.check(req)
+	return r, p.check(&r, req)
 }
 
 func checkRequest(ctx context.Context, req *store.ConsumeRequest) ([]byte, error) {
@@ -709,9 +737,8 @@ func (s *Store) settle(ctx context.Context, id []byte, req *store.ConsumeRequest
 	if cerr := tx.Commit(); cerr != nil {
 		return store.Record{}, unavailable("consume", cerr)
 	}
-	if err == nil {
-		err = store.ErrMismatch
-	}
+	// The outcome of the record as it was before the count: a mismatch on
+	// a consumable record is store.ErrMismatch, by store.Check.
 	return recs[0], err
 }
 
@@ -807,48 +834,6 @@ func (s *Store) Revoke(ctx context.Context, f store.Filter, at time.Time) (int64
 		return 0, unavailable("revoke", err)
 	}
 	return n, nil
-}
-
-// Watermark implements [store.Tokens]: one upsert that keeps the later time.
-func (s *Store) Watermark(ctx context.Context, member string, before time.Time) error {
-	if err := ctxErr(ctx); err != nil {
-		return err
-	}
-	if err := store.ValidateWatermark(member, before); err != nil {
-		return err
-	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO marks (member, before_at) VALUES (?, ?)
-		ON CONFLICT (member) DO UPDATE SET before_at = max(before_at, excluded.before_at)`, member, store.MicroCeil(before).UnixMicro())
-	if err != nil {
-		return unavailable("watermark", err)
-	}
-	return nil
-}
-
-// Marks implements [store.Tokens].
-func (s *Store) Marks(ctx context.Context) ([]store.Mark, error) {
-	if err := ctxErr(ctx); err != nil {
-		return nil, err
-	}
-	rows, err := s.r.QueryContext(ctx, "SELECT member, before_at FROM marks ORDER BY member")
-	if err != nil {
-		return nil, unavailable("marks", err)
-	}
-	defer rows.Close()
-	var out []store.Mark
-	for rows.Next() {
-		var m store.Mark
-		var us int64
-		if err := rows.Scan(&m.Member, &us); err != nil {
-			return nil, unavailable("marks", err)
-		}
-		m.Before = time.UnixMicro(us).UTC()
-		out = append(out, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, unavailable("marks", err)
-	}
-	return out, nil
 }
 
 // Records implements [store.Tokens].

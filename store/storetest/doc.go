@@ -18,8 +18,14 @@
 // no refusal changes a record but the count of a mismatch, that a token's
 // claims must be its record's (a re-signed token is refused as a secret
 // mismatch), that mismatches count whatever the record's state and once
-// each under concurrency, that text which is not bounded UTF-8 without NUL
-// is refused with store.ErrInvalid by every method, and that the windowed
-// counters ([store.Counters], which every backend must have) count each
-// concurrent hit once. A backend that does not pass it must not be used.
+// each under concurrency, that Peek and Consume answer what [store.Check]
+// says from the record, the watermarks and the holds for requests of every
+// confirmation, that a watermark taken now covers every record recorded
+// before it whatever its issue time (minting clocks five minutes ahead and
+// behind), that text which is not bounded UTF-8 without NUL is refused
+// with store.ErrInvalid by every method, that the windowed counters
+// ([store.Counters], which every backend must have) count each concurrent
+// hit once, and that the optional [store.Tallier] and [store.BatchLister]
+// agree with the records. A backend that does not pass it must not be
+// used.
 package storetest

@@ -269,7 +269,16 @@ func testInvalidText(t *testing.T, s store.Store) {
 			_, _, err = s.Events(ctx, store.EventQuery{Batch: b})
 			wantErr(t, "Events batch", err, store.ErrInvalid)
 			wantErr(t, "Watermark member", s.Watermark(ctx, b, n), store.ErrInvalid)
+			_, err = s.WatermarkNow(ctx, b)
+			wantErr(t, "WatermarkNow member", err, store.ErrInvalid)
+			if lister, ok := s.(store.BatchLister); ok {
+				_, err = lister.Batches(ctx, store.BatchQuery{After: b})
+				wantErr(t, "Batches cursor", err, store.ErrInvalid)
+			}
 		})
+	}
+	if marks, err := s.Marks(ctx); err != nil || len(marks) != 0 {
+		t.Fatalf("a refused watermark was placed: %+v, %v", marks, err)
 	}
 	holds, err := s.Holds(ctx)
 	wantErr(t, "Holds", err, nil)

@@ -69,6 +69,10 @@ func Run(t *testing.T, newStore NewStore) {
 		{"Counters", testCounters},
 		{"CountersWindow", testCountersWindow},
 		{"ConcurrentHits", testConcurrentHits},
+		{"Seq", testSeq},
+		{"WatermarkNowSkew", testWatermarkNowSkew},
+		{"PeekDecides", testPeekDecides},
+		{"Batches", testBatches},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
