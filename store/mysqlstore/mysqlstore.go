@@ -152,12 +152,16 @@ func errNumber(err error) uint16 {
 
 // unavailable wraps a failure that is not a documented outcome. The
 // driver's errors carry no query argument, so no hash leaks through them.
+// A database, tables or procedures that are missing, or older than this
+// package, are no store ([store.ErrNoStore]) as well.
 func (s *Store) unavailable(op string, err error) error {
-	switch errNumber(err) {
-	case erNoSuchTable, erSPDoesNotExist:
-		return fmt.Errorf("%w: mysqlstore: %s: the tables with prefix %q are not migrated (call Migrate): %w", store.ErrUnavailable, op, s.prefix, err)
-	case erSPWrongNoOfArgs:
-		return fmt.Errorf("%w: mysqlstore: %s: the procedures with prefix %q are older than this package (call Migrate): %w", store.ErrUnavailable, op, s.prefix, err)
+	switch n := errNumber(err); {
+	case n == erBadDB:
+		return fmt.Errorf("%w: %w: mysqlstore: %s: there is no database %q: %w", store.ErrUnavailable, store.ErrNoStore, op, s.database, err)
+	case n == erNoSuchTable || n == erSPDoesNotExist:
+		return fmt.Errorf("%w: %w: mysqlstore: %s: the tables with prefix %q are not migrated (call Migrate): %w", store.ErrUnavailable, store.ErrNoStore, op, s.prefix, err)
+	case n == erSPWrongNoOfArgs:
+		return fmt.Errorf("%w: %w: mysqlstore: %s: the tables and procedures with prefix %q are older than this package (call Migrate): %w", store.ErrUnavailable, store.ErrNoStore, op, s.prefix, err)
 	}
 	return fmt.Errorf("%w: mysqlstore: %s: %w", store.ErrUnavailable, op, err)
 }
@@ -180,7 +184,8 @@ func retry(ctx context.Context, fn func() error) error {
 }
 
 // Ping checks that the server answers and that the tables are migrated to
-// the version this package expects.
+// the version this package expects. Missing or older tables are an error
+// wrapping [store.ErrNoStore] and [store.ErrUnavailable].
 func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return s.unavailable("ping", err)
@@ -190,7 +195,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return s.unavailable("ping", err)
 	}
 	if want := latestVersion(); v < want {
-		return fmt.Errorf("%w: mysqlstore: ping: the tables with prefix %q are at version %d, want %d (call Migrate)", store.ErrUnavailable, s.prefix, v, want)
+		return fmt.Errorf("%w: %w: mysqlstore: ping: the tables with prefix %q are at version %d, want %d (call Migrate)", store.ErrUnavailable, store.ErrNoStore, s.prefix, v, want)
 	}
 	return nil
 }
