@@ -2,6 +2,7 @@ package mysqlstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"sync"
@@ -20,6 +21,21 @@ func wantNoStore(t *testing.T, what string, err error, words string) {
 	t.Helper()
 	if !errors.Is(err, store.ErrNoStore) || !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), words) {
 		t.Errorf("%s: %v, want ErrNoStore and ErrUnavailable saying %q", what, err, words)
+	}
+}
+
+// insertAsBefore inserts records into the tokens table of database db with
+// the columns every version has, as an instance of an earlier version
+// would.
+func insertAsBefore(t *testing.T, admin *sql.DB, db string, recs []store.Record) {
+	t.Helper()
+	for _, r := range recs {
+		id, _ := store.ParseID(r.ID)
+		_, err := admin.Exec("INSERT INTO `"+db+"`.oncelink_tokens (id, member, purpose, batch, recipient, secret_hash, issued_at, expires_at) "+
+			"VALUES (?, ?, ?, ?, ?, ?, ?, ?)", id[:], r.Member, r.Purpose, r.Batch, r.Recipient, r.SecretHash[:], r.IssuedAt, r.ExpiresAt)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -86,6 +102,7 @@ func TestMigrateResumes(t *testing.T) {
 		"DELETE FROM " + db + "oncelink_migrations",
 		"DROP PROCEDURE " + db + "oncelink_consume",
 		"DROP PROCEDURE " + db + "oncelink_check",
+		"ALTER TABLE " + db + "oncelink_guards DROP COLUMN cutoff_seq",
 		"DROP PROCEDURE " + db + "oncelink_hit",
 		"DROP TABLE " + db + "oncelink_events",
 		"DROP TABLE " + db + "oncelink_hits",
@@ -114,13 +131,16 @@ func TestMigrateResumes(t *testing.T) {
 	if _, err := s.Hit(ctx, "resume", time.Minute, time.Now()); err != nil {
 		t.Fatalf("Hit: %v", err)
 	}
+	if _, err := s.WatermarkNow(ctx, ""); err != nil {
+		t.Fatalf("WatermarkNow: %v", err)
+	}
 }
 
 // TestMigrateUpgrade: tables at version 1, holding records in every state,
 // are upgraded by Migrate; until then the store is no store of this
-// version, and says why.
-// The records keep their state, and the checks, the failure count and the
-// counters of version 2 work on them.
+// version, and says why. The records keep their state, with sequence
+// number 0, and the checks, the failure count and the counters of later
+// versions work on them.
 func TestMigrateUpgrade(t *testing.T) {
 	admin := adminDB(t)
 	s, cfg := newStore(t, admin, false)
@@ -129,18 +149,12 @@ func TestMigrateUpgrade(t *testing.T) {
 		t.Fatalf("Migrate to version 1: %v", err)
 	}
 	recs, reqs := storetest.Tokens(t, 4, "up")
-	if err := s.Insert(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
-	id, _ := store.ParseID(recs[0].ID)
-	if _, err := admin.Exec("UPDATE `"+cfg.DBName+"`.oncelink_tokens SET status = 2, consumed_at = NOW(6) WHERE id = ?", id[:]); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Revoke(ctx, store.Filter{IDs: []string{recs[1].ID}}, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Fail(ctx, recs[2].ID, time.Now(), 0); err != nil {
-		t.Fatal(err)
+	insertAsBefore(t, admin, cfg.DBName, recs)
+	for i, set := range []string{"status = 2, consumed_at = NOW(6)", "status = 3, revoked_at = NOW(6)", "failures = 1"} {
+		id, _ := store.ParseID(recs[i].ID)
+		if _, err := admin.Exec("UPDATE `"+cfg.DBName+"`.oncelink_tokens SET "+set+" WHERE id = ?", id[:]); err != nil {
+			t.Fatal(err)
+		}
 	}
 	wantNoStore(t, "Ping at version 1", s.Ping(ctx), "call Migrate")
 	_, err := s.Consume(ctx, reqs[3])
@@ -166,12 +180,84 @@ func TestMigrateUpgrade(t *testing.T) {
 		{"outstanding", reqs[3], nil, 0},
 	} {
 		r, err := s.Consume(ctx, tc.req)
-		if !errors.Is(err, tc.want) || tc.want == nil && err != nil || r.Failures != tc.failures {
-			t.Fatalf("Consume of the %s record: %v with %d failures, want %v with %d", tc.name, err, r.Failures, tc.want, tc.failures)
+		if !errors.Is(err, tc.want) || tc.want == nil && err != nil || r.Failures != tc.failures || r.Seq != 0 {
+			t.Fatalf("Consume of the %s record: %v with %d failures, sequence %d; want %v with %d, sequence 0",
+				tc.name, err, r.Failures, r.Seq, tc.want, tc.failures)
 		}
 	}
 	if n, err := s.Hit(ctx, "up", time.Minute, time.Now()); err != nil || n != 1 {
 		t.Fatalf("Hit = %d, %v; want 1", n, err)
+	}
+}
+
+// TestMigrateSequence: tables at version 2 have no sequence. Until Migrate
+// the calls that need it are no store of this version and say why; after
+// it, the records from before have sequence number 0, records inserted
+// after are numbered, and a watermark by the sequence covers both, and
+// none inserted after it.
+func TestMigrateSequence(t *testing.T) {
+	admin := adminDB(t)
+	s, cfg := newStore(t, admin, false)
+	ctx := context.Background()
+	if err := mysqlstore.MigrateTo(ctx, s, 2); err != nil {
+		t.Fatalf("Migrate to version 2: %v", err)
+	}
+	before, beforeReqs := storetest.Tokens(t, 2, "v2")
+	insertAsBefore(t, admin, cfg.DBName, before)
+	refused, _ := storetest.Tokens(t, 2, "v2")
+	unconfirmed := beforeReqs[0]
+	unconfirmed.Confirmation = store.Unconfirmed
+	calls := map[string]func() error{
+		"Ping":         func() error { return s.Ping(ctx) },
+		"Insert one":   func() error { return s.Insert(ctx, refused[:1]) },
+		"Insert":       func() error { return s.Insert(ctx, refused) },
+		"Get":          func() error { _, err := s.Get(ctx, before[0].ID); return err },
+		"Consume":      func() error { _, err := s.Consume(ctx, beforeReqs[0]); return err },
+		"Peek":         func() error { _, err := s.Peek(ctx, unconfirmed); return err },
+		"Records":      func() error { _, err := s.Records(ctx, store.RecordQuery{Filter: store.Filter{All: true}}); return err },
+		"Marks":        func() error { _, err := s.Marks(ctx); return err },
+		"WatermarkNow": func() error { _, err := s.WatermarkNow(ctx, ""); return err },
+	}
+	for name, call := range calls {
+		wantNoStore(t, name+" at version 2", call(), "call Migrate")
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	for _, r := range before {
+		if g, err := s.Get(ctx, r.ID); err != nil || g.Seq != 0 {
+			t.Fatalf("a record from version 2: sequence %d, %v; want 0", g.Seq, err)
+		}
+	}
+	later, laterReqs := storetest.Tokens(t, 2, "v3")
+	if err := s.Insert(ctx, later); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.Get(ctx, later[0].ID)
+	b, _ := s.Get(ctx, later[1].ID)
+	if a.Seq <= 0 || a.Seq != b.Seq {
+		t.Fatalf("the records of one Insert have sequence numbers %d and %d, want one number above 0", a.Seq, b.Seq)
+	}
+	m, err := s.WatermarkNow(ctx, "")
+	if err != nil || m.Seq <= a.Seq {
+		t.Fatalf("WatermarkNow = %+v, %v; want a number above %d", m, err, a.Seq)
+	}
+	after, afterReqs := storetest.Tokens(t, 1, "v3")
+	if err := s.Insert(ctx, after); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		req  store.ConsumeRequest
+		want error
+	}{
+		{"from version 2", beforeReqs[1], store.ErrRevoked},
+		{"inserted before the watermark", laterReqs[0], store.ErrRevoked},
+		{"inserted after the watermark", afterReqs[0], nil},
+	} {
+		if _, err := s.Consume(ctx, tc.req); !errors.Is(err, tc.want) || tc.want == nil && err != nil {
+			t.Fatalf("Consume of a record %s: %v, want %v", tc.name, err, tc.want)
+		}
 	}
 }
 
@@ -199,6 +285,10 @@ func TestNotMigrated(t *testing.T) {
 		}(),
 		"Revoke": func() error {
 			_, err := s.Revoke(ctx, store.Filter{All: true}, time.Now())
+			return err
+		}(),
+		"WatermarkNow": func() error {
+			_, err := s.WatermarkNow(ctx, "")
 			return err
 		}(),
 	}

@@ -139,8 +139,14 @@ const (
 	erSPDoesNotExist  = 1305
 	erSPWrongNoOfArgs = 1318
 	erBadDB           = 1049
+	erBadField        = 1054
 	erLockDeadlock    = 1213
+	erUnknownSequence = 4091
 )
+
+// errOlderProcedures: a procedure returned fewer columns than this
+// package reads.
+var errOlderProcedures = errors.New("the procedures return fewer columns than this package reads")
 
 func errNumber(err error) uint16 {
 	var me *mysql.MySQLError
@@ -158,9 +164,9 @@ func (s *Store) unavailable(op string, err error) error {
 	switch n := errNumber(err); {
 	case n == erBadDB:
 		return fmt.Errorf("%w: %w: mysqlstore: %s: there is no database %q: %w", store.ErrUnavailable, store.ErrNoStore, op, s.database, err)
-	case n == erNoSuchTable || n == erSPDoesNotExist:
+	case n == erNoSuchTable || n == erSPDoesNotExist || n == erUnknownSequence:
 		return fmt.Errorf("%w: %w: mysqlstore: %s: the tables with prefix %q are not migrated (call Migrate): %w", store.ErrUnavailable, store.ErrNoStore, op, s.prefix, err)
-	case n == erSPWrongNoOfArgs:
+	case n == erSPWrongNoOfArgs || n == erBadField || errors.Is(err, errOlderProcedures):
 		return fmt.Errorf("%w: %w: mysqlstore: %s: the tables and procedures with prefix %q are older than this package (call Migrate): %w", store.ErrUnavailable, store.ErrNoStore, op, s.prefix, err)
 	}
 	return fmt.Errorf("%w: mysqlstore: %s: %w", store.ErrUnavailable, op, err)
