@@ -215,6 +215,7 @@ func TestMigrateSequence(t *testing.T) {
 		"Consume":      func() error { _, err := s.Consume(ctx, beforeReqs[0]); return err },
 		"Peek":         func() error { _, err := s.Peek(ctx, unconfirmed); return err },
 		"Records":      func() error { _, err := s.Records(ctx, store.RecordQuery{Filter: store.Filter{All: true}}); return err },
+		"Tally":        func() error { _, err := s.Tally(ctx, store.Filter{All: true}, time.Now()); return err },
 		"Marks":        func() error { _, err := s.Marks(ctx); return err },
 		"WatermarkNow": func() error { _, err := s.WatermarkNow(ctx, ""); return err },
 	}
@@ -289,6 +290,14 @@ func TestNotMigrated(t *testing.T) {
 		}(),
 		"WatermarkNow": func() error {
 			_, err := s.WatermarkNow(ctx, "")
+			return err
+		}(),
+		"Tally": func() error {
+			_, err := s.Tally(ctx, store.Filter{All: true}, time.Now())
+			return err
+		}(),
+		"Batches": func() error {
+			_, err := s.Batches(ctx, store.BatchQuery{})
 			return err
 		}(),
 	}

@@ -15,9 +15,11 @@ import (
 )
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Pinger   = (*Store)(nil)
-	_ store.Counters = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.Pinger      = (*Store)(nil)
+	_ store.Counters    = (*Store)(nil)
+	_ store.Tallier     = (*Store)(nil)
+	_ store.BatchLister = (*Store)(nil)
 )
 
 // Timeouts set on the connections when the configuration leaves them at

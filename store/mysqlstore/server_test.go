@@ -289,6 +289,8 @@ func everyOperation(t *testing.T, s *mysqlstore.Store) {
 		{"Thaw", func() error { _, err := s.Thaw(ctx, store.ScopeBatch, "grants"); return err }},
 		{"Records", func() error { _, err := s.Records(ctx, store.RecordQuery{Filter: store.Filter{All: true}}); return err }},
 		{"Count", func() error { _, err := s.Count(ctx, store.Filter{Batches: []string{"grants"}}); return err }},
+		{"Tally", func() error { _, err := s.Tally(ctx, store.Filter{All: true}, now); return err }},
+		{"Batches", func() error { _, err := s.Batches(ctx, store.BatchQuery{}); return err }},
 		{"Append", func() error { return s.Append(ctx, store.Event{At: now, Kind: store.EventRefused, Reason: "r"}) }},
 		{"Events", func() error { _, _, err := s.Events(ctx, store.EventQuery{Batch: "grants"}); return err }},
 		{"Hit", func() error { _, err := s.Hit(ctx, "grants", time.Minute, now); return err }},

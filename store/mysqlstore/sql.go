@@ -86,6 +86,30 @@ ON DUPLICATE KEY UPDATE since = IF(held, since, VALUES(since)), reason = IF(held
 	sqlReleaseLock      = `SELECT RELEASE_LOCK(?)`
 )
 
+// sqlTally counts the records a filter selects (its condition follows
+// WHERE) by what store.Decide says of each at the time of the first
+// parameter: the revoked, used, expired and frozen cases of check's CASE,
+// in its order, with its outcome codes. The two must agree.
+const sqlTally = `SELECT CASE
+        WHEN t.status = 3 OR EXISTS (SELECT 1 FROM {guards} g
+            WHERE ((g.scope = 1 AND g.k = '') OR (g.scope = 3 AND g.k = t.member))
+            AND (g.cutoff > t.issued_at OR g.cutoff_seq > t.seq)) THEN 3
+        WHEN t.status = 2 THEN 4
+        WHEN t.expires_at <= ? THEN 5
+        WHEN EXISTS (SELECT 1 FROM {guards} g
+            WHERE ((g.scope = 1 AND g.k = '') OR (g.scope = 2 AND g.k = t.batch) OR (g.scope = 3 AND g.k = t.member))
+            AND g.held) THEN 6
+        ELSE 0 END AS outcome, COUNT(*)
+FROM {tokens} t WHERE `
+
+// sqlTallyEnd follows the filter's condition in sqlTally.
+const sqlTallyEnd = ` GROUP BY outcome`
+
+// sqlBatches summarises the batches after a cursor, a page at a time: the
+// index on (batch, issued_at) holds every value it reads.
+const sqlBatches = `SELECT batch, COUNT(*), MIN(issued_at), MAX(issued_at) FROM {tokens}
+WHERE batch <> '' AND batch > ? GROUP BY batch ORDER BY batch LIMIT ?`
+
 // The three branches' select lists, in one column order, each with the
 // names the outer ORDER BY uses.
 const (
@@ -108,7 +132,7 @@ FROM {events} e WHERE TRUE`
 type statements struct {
 	get, peek, consume, present, fail, hit, insert, append, revoke string
 	records, count, watermark, watermarkNow, marks, freeze, thaw   string
-	holds, nextSeq, insertOne, insertChunk                         string
+	holds, nextSeq, insertOne, insertChunk, tally, batches         string
 	purgeTokens, purgeEvents, purgeHits, purgeGuards, ping         string
 	migrationsTable, migrationsDone, migrationApplied              string
 	eventsIssued, eventsConsumed, eventsAppended                   string
@@ -134,6 +158,7 @@ func prepare(prefix string) statements {
 		purgeGuards: f(sqlPurgeGuards), ping: f(sqlPing),
 		migrationsTable: f(sqlMigrationsTable), migrationsDone: f(sqlMigrationsDone), migrationApplied: f(sqlMigrationApplied),
 		nextSeq: f(sqlNextSeq), insertOne: f(sqlInsertOne), insertChunk: f(sqlInsert) + rows(insertChunk, insertWidth),
+		tally: f(sqlTally), batches: f(sqlBatches),
 		eventsIssued: f(sqlEventsIssued), eventsConsumed: f(sqlEventsConsumed), eventsAppended: f(sqlEventsAppended),
 	}
 }
