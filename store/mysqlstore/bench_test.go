@@ -162,9 +162,9 @@ func multiStatementConsume(b *testing.B, cfg *mysql.Config) func(store.ConsumeRe
 	q := `UPDATE oncelink_tokens t SET t.status = 2, t.consumed_at = ?, t.c_identity = ?, t.c_ip = ?, t.c_user_agent = ?, t.c_session = ?
 WHERE t.id = ? AND t.status = 1 AND t.secret_hash = ? AND t.expires_at > ? AND (t.state IS NULL OR t.state <=> ?)
 AND NOT EXISTS (SELECT 1 FROM oncelink_guards g WHERE ((g.scope = 1 AND g.k = '') OR (g.scope = 2 AND g.k = t.batch)
-OR (g.scope = 3 AND g.k = t.member)) AND (g.held OR g.cutoff > t.issued_at));
+OR (g.scope = 3 AND g.k = t.member)) AND (g.held OR g.cutoff > t.issued_at OR g.cutoff_seq > t.seq));
 SELECT ROW_COUNT(), id, member, purpose, batch, recipient, secret_hash, state, issued_at, expires_at, status, failures,
-consumed_at, revoked_at, c_identity, c_ip, c_user_agent, c_session FROM oncelink_tokens WHERE id = ?`
+consumed_at, revoked_at, c_identity, c_ip, c_user_agent, c_session, seq FROM oncelink_tokens WHERE id = ?`
 	return func(req store.ConsumeRequest) error {
 		id, _ := store.ParseID(req.ID)
 		p := req.Presentation
@@ -179,7 +179,7 @@ consumed_at, revoked_at, c_identity, c_ip, c_user_agent, c_session FROM oncelink
 				var r store.Record
 				vals := []any{&changed, new([]byte), &r.Member, &r.Purpose, &r.Batch, &r.Recipient, new([]byte), &r.State,
 					&r.IssuedAt, &r.ExpiresAt, new(int), &r.Failures, new(sql.NullTime), new(sql.NullTime),
-					new(sql.NullString), new(sql.NullString), new(sql.NullString), new(sql.NullString)}
+					new(sql.NullString), new(sql.NullString), new(sql.NullString), new(sql.NullString), &r.Seq}
 				if err := rows.Scan(vals...); err != nil {
 					return err
 				}

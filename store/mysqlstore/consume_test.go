@@ -227,7 +227,8 @@ func (c countingConn) Write(p []byte) (int, error) {
 
 // TestConsumeRoundTrips counts the commands each call sends on a warm
 // connection: one for Consume, whether it succeeds, is refused or counts a
-// mismatch, one for Peek, Get, Fail and Hit.
+// mismatch, one for Peek, Get, Fail and Hit, and one for an Insert of one
+// record, which draws its number in the INSERT.
 func TestConsumeRoundTrips(t *testing.T) {
 	cfg := newDatabase(t, adminDB(t))
 	var writes atomic.Int64
@@ -247,8 +248,11 @@ func TestConsumeRoundTrips(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	recs, reqs := storetest.Tokens(t, 4, "")
+	recs, reqs := storetest.Tokens(t, 6, "")
 	if err := s.Insert(ctx, recs[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Insert(ctx, recs[4:5]); err != nil {
 		t.Fatal(err)
 	}
 	unconfirmed, mismatched := reqs[2], reqs[2]
@@ -284,6 +288,7 @@ func TestConsumeRoundTrips(t *testing.T) {
 	used.Confirmation = store.Mismatched
 	count("Consume mismatched of a used token", func() error { _, err := s.Consume(ctx, used); return err }, store.ErrUsed)
 	count("Hit", func() error { _, err := s.Hit(ctx, "k", time.Minute, time.Now()); return err }, nil)
+	count("Insert of one record", func() error { return s.Insert(ctx, recs[5:]) }, nil)
 }
 
 // TestConsumeLostRow holds the row lock of a record in another transaction

@@ -11,13 +11,15 @@
 //	defer st.Close()
 //	if err := st.Migrate(ctx); err != nil { ... }
 //
-// The tables (tokens, guards, events, hits, migrations) and procedures
-// (check, consume, fail, hit) live in the database cfg names, with the prefix
+// The tables (tokens, guards, events, hits, migrations), the sequence
+// (seq) and the procedures (check, consume, fail, hit) live in the
+// database cfg names, with the prefix
 // "oncelink_" unless [WithTablePrefix] names another, so that they sit
 // beside a site's own tables. [Open] works on a copy of cfg and sets what
 // the store relies on: parseTime with UTC times, the utf8mb4 character set,
 // and dial, read and write timeouts (5s, 30s, 30s) where cfg leaves them
-// at zero. It needs no interpolateParams and no multiStatements.
+// at zero. It needs no interpolateParams and no multiStatements, and
+// MariaDB 10.5 or later (sequences, INSERT ... RETURNING).
 //
 // # Consume
 //
@@ -25,8 +27,9 @@
 // a warm connection (the store prepares its hot statements once a
 // connection): inside one transaction, an UPDATE whose WHERE clause holds
 // every check (status, secret hash, the token's member, purpose and batch,
-// expiry, state, and no hold or watermark on the record's global, batch or
-// member guard, three primary key lookups) marks the record consumed, then
+// expiry, state, and no hold or watermark, by time or by sequence, on the
+// record's global, batch or member guard, three primary key lookups) marks
+// the record consumed, then
 // the procedure returns the record with the outcome in contract order (not
 // found, secret, revoked, used, expired, frozen, stale, mismatch), then the
 // transaction commits. The UPDATE takes the record's row lock and reads the
@@ -68,26 +71,49 @@
 // same transaction. [Store.Hit] is one CALL of the hit procedure: an
 // upsert of the bucket's row, whose lock makes concurrent hits count one
 // by one, then the bucket's count and the previous bucket's, in one
-// transaction. Insert of up to 500 records is one multi-row INSERT; more
-// go in INSERTs of 500 rows inside one transaction, all or nothing. Revoke
-// is one UPDATE; Watermark and Freeze are one upsert of one guards row.
+// transaction. Insert of one record is one INSERT that draws the record's
+// number from the sequence; more records draw one number first, then go in
+// one multi-row INSERT of up to 500 rows, or in INSERTs of 500 rows inside
+// one transaction, all or nothing. Revoke is one UPDATE; Watermark,
+// WatermarkNow and Freeze are one upsert of one guards row. [Store.Tally]
+// ([store.Tallier]) and [Store.Batches] ([store.BatchLister]) are one
+// grouped SELECT each; Tally's CASE is the check procedure's, without the
+// secret and the state, so that it agrees with [store.Decide].
+//
+// # Clocks
+//
+// "Revoke everything" and "revoke these members" ([Store.WatermarkNow])
+// are decided by the store's sequence, a MariaDB SEQUENCE created NOCACHE,
+// never by a clock. Every Insert draws one number for all its records
+// ([store.Record.Seq]) before they commit; WatermarkNow draws one in the
+// upsert of its guards row and keeps the greater; consume refuses a record
+// whose number is below its global or member mark. NEXTVAL hands each
+// number out once, in increasing order across every connection of the
+// server, whether the transaction that drew it commits or not, so an
+// Insert that returned before WatermarkNow began is covered, one that
+// begins after it returned is not, and one that drew before it and commits
+// after it is covered too, the safe side. Records from before the sequence
+// (schema version 3) have number 0, which every such mark covers. Issue
+// windows and [Store.Watermark] compare the minting machine's clock (the
+// records' IssuedAt); expiry is the verifying machine's clock.
 //
 // # Migrations
 //
 // [Store.Migrate] applies the SQL files embedded from migrations/
-// (0001_init.sql, 0002_claims_counters.sql) that the migrations table does
-// not list yet, while it holds a named lock (GET_LOCK) for the database and
+// (0001_init.sql, 0002_claims_counters.sql, 0003_sequence.sql) that the
+// migrations table does not list yet, while it holds a named lock (GET_LOCK) for the database and
 // prefix: instances that start together migrate once, and the others wait,
 // then find nothing to do. MariaDB commits each DDL statement on its own,
 // so a migration is not atomic; every statement in the files is
 // idempotent, and a migration interrupted half-way is applied again, whole,
-// by the next Migrate. Nothing migrates in [Open]. A store whose tables are
-// not migrated, or whose procedures are older than this package, fails
-// every operation that needs them with an error wrapping
-// [store.ErrUnavailable] that says so, and [Store.Ping] reports tables
-// older than this package expects. Version 2 changes the procedures'
-// parameters: once it is applied, instances of an earlier version fail
-// their consumes the same way, so migrate as the new version is deployed.
+// by the next Migrate. Nothing migrates in [Open]. A database that does
+// not exist, and tables, a sequence or procedures that are not migrated or
+// older than this package, are no store: every operation that needs them
+// fails with an error wrapping [store.ErrNoStore] and
+// [store.ErrUnavailable] that says so, and so does [Store.Ping]. Versions 2
+// and 3 change what the procedures take or return: once one is applied,
+// instances of an earlier version fail their consumes, so migrate as the
+// new version is deployed.
 //
 // # Security considerations
 //
@@ -111,9 +137,9 @@
 //
 // The procedures run with the caller's privileges (SQL SECURITY INVOKER):
 // they grant nothing. The application's user needs SELECT, INSERT, UPDATE
-// and DELETE on the store's tables and EXECUTE on its procedures (see
-// README.md); only the user that migrates needs CREATE, ALTER, ALTER
-// ROUTINE and CREATE ROUTINE.
+// and DELETE on the store's tables, SELECT and INSERT on its sequence, and
+// EXECUTE on its procedures (see README.md); only the user that migrates
+// needs CREATE, ALTER, ALTER ROUTINE and CREATE ROUTINE.
 //
 // Every value reaches the server as a bound parameter; only the table
 // prefix, checked by [WithTablePrefix], is written into the SQL. Error

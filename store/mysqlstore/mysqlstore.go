@@ -15,9 +15,11 @@ import (
 )
 
 var (
-	_ store.Store    = (*Store)(nil)
-	_ store.Pinger   = (*Store)(nil)
-	_ store.Counters = (*Store)(nil)
+	_ store.Store       = (*Store)(nil)
+	_ store.Pinger      = (*Store)(nil)
+	_ store.Counters    = (*Store)(nil)
+	_ store.Tallier     = (*Store)(nil)
+	_ store.BatchLister = (*Store)(nil)
 )
 
 // Timeouts set on the connections when the configuration leaves them at
@@ -139,8 +141,14 @@ const (
 	erSPDoesNotExist  = 1305
 	erSPWrongNoOfArgs = 1318
 	erBadDB           = 1049
+	erBadField        = 1054
 	erLockDeadlock    = 1213
+	erUnknownSequence = 4091
 )
+
+// errOlderProcedures: a procedure returned fewer columns than this
+// package reads.
+var errOlderProcedures = errors.New("the procedures return fewer columns than this package reads")
 
 func errNumber(err error) uint16 {
 	var me *mysql.MySQLError
@@ -152,12 +160,16 @@ func errNumber(err error) uint16 {
 
 // unavailable wraps a failure that is not a documented outcome. The
 // driver's errors carry no query argument, so no hash leaks through them.
+// A database, tables or procedures that are missing, or older than this
+// package, are no store ([store.ErrNoStore]) as well.
 func (s *Store) unavailable(op string, err error) error {
-	switch errNumber(err) {
-	case erNoSuchTable, erSPDoesNotExist:
-		return fmt.Errorf("%w: mysqlstore: %s: the tables with prefix %q are not migrated (call Migrate): %w", store.ErrUnavailable, op, s.prefix, err)
-	case erSPWrongNoOfArgs:
-		return fmt.Errorf("%w: mysqlstore: %s: the procedures with prefix %q are older than this package (call Migrate): %w", store.ErrUnavailable, op, s.prefix, err)
+	switch n := errNumber(err); {
+	case n == erBadDB:
+		return fmt.Errorf("%w: %w: mysqlstore: %s: there is no database %q: %w", store.ErrUnavailable, store.ErrNoStore, op, s.database, err)
+	case n == erNoSuchTable || n == erSPDoesNotExist || n == erUnknownSequence:
+		return fmt.Errorf("%w: %w: mysqlstore: %s: the tables with prefix %q are not migrated (call Migrate): %w", store.ErrUnavailable, store.ErrNoStore, op, s.prefix, err)
+	case n == erSPWrongNoOfArgs || n == erBadField || errors.Is(err, errOlderProcedures):
+		return fmt.Errorf("%w: %w: mysqlstore: %s: the tables and procedures with prefix %q are older than this package (call Migrate): %w", store.ErrUnavailable, store.ErrNoStore, op, s.prefix, err)
 	}
 	return fmt.Errorf("%w: mysqlstore: %s: %w", store.ErrUnavailable, op, err)
 }
@@ -180,7 +192,8 @@ func retry(ctx context.Context, fn func() error) error {
 }
 
 // Ping checks that the server answers and that the tables are migrated to
-// the version this package expects.
+// the version this package expects. Missing or older tables are an error
+// wrapping [store.ErrNoStore] and [store.ErrUnavailable].
 func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return s.unavailable("ping", err)
@@ -190,7 +203,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return s.unavailable("ping", err)
 	}
 	if want := latestVersion(); v < want {
-		return fmt.Errorf("%w: mysqlstore: ping: the tables with prefix %q are at version %d, want %d (call Migrate)", store.ErrUnavailable, s.prefix, v, want)
+		return fmt.Errorf("%w: %w: mysqlstore: ping: the tables with prefix %q are at version %d, want %d (call Migrate)", store.ErrUnavailable, store.ErrNoStore, s.prefix, v, want)
 	}
 	return nil
 }

@@ -28,7 +28,8 @@ func defaults() config {
 }
 
 // WithTablePrefix names the prefix of the store's tables (tokens, guards,
-// events, migrations) and procedures (check, consume, fail), so that
+// events, hits, migrations), sequence (seq) and procedures (check,
+// consume, fail, hit), so that
 // several stores, or a store and a site's own tables, share one database.
 // It is "" or a lower-case letter followed by at most 31 lower-case
 // letters, digits and underscores.

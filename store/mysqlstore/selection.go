@@ -80,50 +80,6 @@ func (s *Store) Revoke(ctx context.Context, f store.Filter, at time.Time) (int64
 	return n, nil
 }
 
-// guardKey is the scope and key of the guards row of a watermark.
-func watermarkKey(member string) (store.Scope, string) {
-	if member == "" {
-		return store.ScopeGlobal, ""
-	}
-	return store.ScopeMember, member
-}
-
-// Watermark implements [store.Tokens] in one upsert of one guards row.
-func (s *Store) Watermark(ctx context.Context, member string, before time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return s.unavailable("watermark", err)
-	}
-	if err := store.ValidateWatermark(member, before); err != nil {
-		return err
-	}
-	scope, key := watermarkKey(member)
-	err := retry(ctx, func() error {
-		_, err := s.db.ExecContext(ctx, s.sql.watermark, int(scope), key, store.MicroCeil(before))
-		return err
-	})
-	if err != nil {
-		return s.unavailable("watermark", err)
-	}
-	return nil
-}
-
-// Marks implements [store.Tokens].
-func (s *Store) Marks(ctx context.Context) ([]store.Mark, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, s.unavailable("marks", err)
-	}
-	marks, err := collect(ctx, s.db, s.sql.marks, nil, func(rows *sql.Rows) (store.Mark, error) {
-		var m store.Mark
-		err := rows.Scan(&m.Member, &m.Before)
-		m.Before = m.Before.UTC()
-		return m, err
-	})
-	if err != nil {
-		return nil, s.unavailable("marks", err)
-	}
-	return marks, nil
-}
-
 // collect runs a query and reads every row with scan.
 func collect[T any](ctx context.Context, db *sql.DB, query string, args []any, scan func(*sql.Rows) (T, error)) ([]T, error) {
 	rows, err := db.QueryContext(ctx, query, args...)

@@ -3,18 +3,26 @@ package mysqlstore
 import "strings"
 
 // The SQL of the store, each text once, with {tokens}, {guards}, {events},
-// {hits}, {migrations}, {check}, {consume}, {fail} and {hit} standing for
-// the quoted names of the store's tables and procedures (the prefix and the name, in
-// backquotes). Every value reaches the server as a bound parameter; only
-// the validated prefix is written into the text.
+// {hits}, {migrations}, {seq}, {check}, {consume}, {fail} and {hit}
+// standing for the quoted names of the store's tables, sequence and
+// procedures (the prefix and the name, in backquotes). Every value reaches
+// the server as a bound parameter; only the validated prefix is written
+// into the text.
 
 // recordCols are the columns scanRecord reads, in its order; the check
 // procedure returns the same columns after the outcome.
 const recordCols = "id, member, purpose, batch, recipient, secret_hash, state, issued_at, expires_at, " +
-	"status, failures, consumed_at, revoked_at, c_identity, c_ip, c_user_agent, c_session"
+	"status, failures, consumed_at, revoked_at, c_identity, c_ip, c_user_agent, c_session, seq"
 
-// insertCols are the columns Insert writes; the store fills the others.
-const insertCols = "id, member, purpose, batch, recipient, secret_hash, state, issued_at, expires_at"
+// recordWidth is the number of recordCols.
+const recordWidth = 18
+
+// insertCols are the columns Insert writes, the last one the number drawn
+// from the sequence; the store fills the others.
+const insertCols = "id, member, purpose, batch, recipient, secret_hash, state, issued_at, expires_at, seq"
+
+// insertWidth is the number of insertCols.
+const insertWidth = 10
 
 // eventCols are the columns Append writes.
 const eventCols = "occurred_at, kind, reason, token_id, member, batch, purpose, identity, ip, user_agent, session, count, actor, detail"
@@ -30,15 +38,26 @@ const (
 	sqlPresent = `CALL {consume}(?, ?, ?, ?, ?, ?, ?, ?, ?, FALSE, NULL, NULL, NULL, NULL)`
 	sqlFail    = `CALL {fail}(?, ?, ?)`
 	sqlHit     = `CALL {hit}(?, ?, ?)`
-	sqlInsert  = `INSERT INTO {tokens} (` + insertCols + `) VALUES `
-	sqlAppend  = `INSERT INTO {events} (` + eventCols + `) VALUES `
-	sqlRevoke  = `UPDATE {tokens} SET status = 3, revoked_at = ? WHERE status <> 3 AND `
-	sqlRecords = `SELECT ` + recordCols + ` FROM {tokens} WHERE `
-	sqlCount   = `SELECT COUNT(*) FROM {tokens} WHERE `
+	// An Insert of one record draws its number in the statement; a larger
+	// one draws it first (sqlNextSeq) and passes it with every row, so
+	// that all the records of one Insert share one number.
+	sqlInsert    = `INSERT INTO {tokens} (` + insertCols + `) VALUES `
+	sqlInsertOne = sqlInsert + `(?, ?, ?, ?, ?, ?, ?, ?, ?, NEXTVAL({seq}))`
+	sqlNextSeq   = `SELECT NEXTVAL({seq})`
+	sqlAppend    = `INSERT INTO {events} (` + eventCols + `) VALUES `
+	sqlRevoke    = `UPDATE {tokens} SET status = 3, revoked_at = ? WHERE status <> 3 AND `
+	sqlRecords   = `SELECT ` + recordCols + ` FROM {tokens} WHERE `
+	sqlCount     = `SELECT COUNT(*) FROM {tokens} WHERE `
 	// A watermark never moves back: GREATEST keeps the later cutoff.
 	sqlWatermark = `INSERT INTO {guards} (scope, k, cutoff) VALUES (?, ?, ?)
 ON DUPLICATE KEY UPDATE cutoff = GREATEST(COALESCE(cutoff, VALUES(cutoff)), VALUES(cutoff))`
-	sqlMarks = `SELECT k, cutoff FROM {guards} WHERE cutoff IS NOT NULL ORDER BY scope, k`
+	// A watermark by sequence draws its number in the upsert, and
+	// GREATEST keeps the higher one; RETURNING gives the mark as it now
+	// stands, with its time, in the same round trip.
+	sqlWatermarkNow = `INSERT INTO {guards} (scope, k, cutoff_seq) VALUES (?, ?, NEXTVAL({seq}))
+ON DUPLICATE KEY UPDATE cutoff_seq = GREATEST(COALESCE(cutoff_seq, VALUES(cutoff_seq)), VALUES(cutoff_seq))
+RETURNING cutoff, cutoff_seq`
+	sqlMarks = `SELECT k, cutoff, cutoff_seq FROM {guards} WHERE cutoff IS NOT NULL OR cutoff_seq IS NOT NULL ORDER BY scope, k`
 	// A hold in place keeps its since and reason; held is assigned last,
 	// so that the IFs read the row as it was.
 	sqlFreeze = `INSERT INTO {guards} (scope, k, held, since, reason) VALUES (?, ?, TRUE, ?, ?)
@@ -53,7 +72,7 @@ ON DUPLICATE KEY UPDATE since = IF(held, since, VALUES(since)), reason = IF(held
 	sqlPurgeTokens = `DELETE FROM {tokens} WHERE expires_at < ?`
 	sqlPurgeEvents = `DELETE FROM {events} WHERE occurred_at < ?`
 	sqlPurgeHits   = `DELETE FROM {hits} WHERE (bucket + 1) * w < ?`
-	sqlPurgeGuards = `DELETE FROM {guards} WHERE NOT held AND cutoff IS NULL`
+	sqlPurgeGuards = `DELETE FROM {guards} WHERE NOT held AND cutoff IS NULL AND cutoff_seq IS NULL`
 	sqlPing        = `SELECT COALESCE(MAX(version), 0) FROM {migrations}`
 
 	sqlMigrationsTable = `CREATE TABLE IF NOT EXISTS {migrations} (
@@ -66,6 +85,30 @@ ON DUPLICATE KEY UPDATE since = IF(held, since, VALUES(since)), reason = IF(held
 	sqlGetLock          = `SELECT GET_LOCK(?, ?)`
 	sqlReleaseLock      = `SELECT RELEASE_LOCK(?)`
 )
+
+// sqlTally counts the records a filter selects (its condition follows
+// WHERE) by what store.Decide says of each at the time of the first
+// parameter: the revoked, used, expired and frozen cases of check's CASE,
+// in its order, with its outcome codes. The two must agree.
+const sqlTally = `SELECT CASE
+        WHEN t.status = 3 OR EXISTS (SELECT 1 FROM {guards} g
+            WHERE ((g.scope = 1 AND g.k = '') OR (g.scope = 3 AND g.k = t.member))
+            AND (g.cutoff > t.issued_at OR g.cutoff_seq > t.seq)) THEN 3
+        WHEN t.status = 2 THEN 4
+        WHEN t.expires_at <= ? THEN 5
+        WHEN EXISTS (SELECT 1 FROM {guards} g
+            WHERE ((g.scope = 1 AND g.k = '') OR (g.scope = 2 AND g.k = t.batch) OR (g.scope = 3 AND g.k = t.member))
+            AND g.held) THEN 6
+        ELSE 0 END AS outcome, COUNT(*)
+FROM {tokens} t WHERE `
+
+// sqlTallyEnd follows the filter's condition in sqlTally.
+const sqlTallyEnd = ` GROUP BY outcome`
+
+// sqlBatches summarises the batches after a cursor, a page at a time: the
+// index on (batch, issued_at) holds every value it reads.
+const sqlBatches = `SELECT batch, COUNT(*), MIN(issued_at), MAX(issued_at) FROM {tokens}
+WHERE batch <> '' AND batch > ? GROUP BY batch ORDER BY batch LIMIT ?`
 
 // The three branches' select lists, in one column order, each with the
 // names the outer ORDER BY uses.
@@ -88,17 +131,17 @@ FROM {events} e WHERE TRUE`
 // statements holds the store's SQL with its prefix in place.
 type statements struct {
 	get, peek, consume, present, fail, hit, insert, append, revoke string
-	records, count, watermark, marks, freeze, thaw, holds          string
+	records, count, watermark, watermarkNow, marks, freeze, thaw   string
+	holds, nextSeq, insertOne, insertChunk, tally, batches         string
 	purgeTokens, purgeEvents, purgeHits, purgeGuards, ping         string
 	migrationsTable, migrationsDone, migrationApplied              string
-	insertOne, insertChunk                                         string
 	eventsIssued, eventsConsumed, eventsAppended                   string
 }
 
 // names returns the replacer of the names in the store's SQL, for prefix.
 func names(prefix string) *strings.Replacer {
 	var pairs []string
-	for _, n := range []string{"tokens", "guards", "events", "hits", "migrations", "check", "consume", "fail", "hit"} {
+	for _, n := range []string{"tokens", "guards", "events", "hits", "migrations", "seq", "check", "consume", "fail", "hit"} {
 		pairs = append(pairs, "{"+n+"}", "`"+prefix+n+"`")
 	}
 	return strings.NewReplacer(pairs...)
@@ -110,12 +153,12 @@ func prepare(prefix string) statements {
 		get: f(sqlGet), peek: f(sqlPeek), consume: f(sqlConsume), present: f(sqlPresent), fail: f(sqlFail), hit: f(sqlHit),
 		insert: f(sqlInsert), append: f(sqlAppend), revoke: f(sqlRevoke),
 		records: f(sqlRecords), count: f(sqlCount),
-		watermark: f(sqlWatermark), marks: f(sqlMarks), freeze: f(sqlFreeze), thaw: f(sqlThaw), holds: f(sqlHolds),
+		watermark: f(sqlWatermark), watermarkNow: f(sqlWatermarkNow), marks: f(sqlMarks), freeze: f(sqlFreeze), thaw: f(sqlThaw), holds: f(sqlHolds),
 		purgeTokens: f(sqlPurgeTokens), purgeEvents: f(sqlPurgeEvents), purgeHits: f(sqlPurgeHits),
 		purgeGuards: f(sqlPurgeGuards), ping: f(sqlPing),
 		migrationsTable: f(sqlMigrationsTable), migrationsDone: f(sqlMigrationsDone), migrationApplied: f(sqlMigrationApplied),
-		insertOne:    f(sqlInsert) + rows(1, 9),
-		insertChunk:  f(sqlInsert) + rows(insertChunk, 9),
+		nextSeq: f(sqlNextSeq), insertOne: f(sqlInsertOne), insertChunk: f(sqlInsert) + rows(insertChunk, insertWidth),
+		tally: f(sqlTally), batches: f(sqlBatches),
 		eventsIssued: f(sqlEventsIssued), eventsConsumed: f(sqlEventsConsumed), eventsAppended: f(sqlEventsAppended),
 	}
 }

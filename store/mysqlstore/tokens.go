@@ -10,7 +10,7 @@ import (
 	"github.com/oncelink/oncelink/store"
 )
 
-// insertChunk is the number of rows of one multi-row INSERT: 9 parameters
+// insertChunk is the number of rows of one multi-row INSERT: 10 parameters
 // a row, far below the protocol's 65,535, and about 100 KB a statement.
 const insertChunk = 500
 
@@ -54,7 +54,7 @@ func scanRecord(row scanner, r *store.Record, prefix ...any) error {
 		status                int
 	)
 	dest := append(prefix, &id, &r.Member, &r.Purpose, &r.Batch, &r.Recipient, &secret, &r.State,
-		&r.IssuedAt, &r.ExpiresAt, &status, &r.Failures, &consumed, &revoked, &identity, &ip, &ua, &sid)
+		&r.IssuedAt, &r.ExpiresAt, &status, &r.Failures, &consumed, &revoked, &identity, &ip, &ua, &sid, &r.Seq)
 	if err := row.Scan(dest...); err != nil {
 		return err
 	}
@@ -75,9 +75,12 @@ func scanRecord(row scanner, r *store.Record, prefix ...any) error {
 	return nil
 }
 
-// Insert implements [store.Tokens]. Up to insertChunk records go in one
-// INSERT statement; more go in chunks of insertChunk rows inside one
-// transaction. Either way the insert is all or nothing.
+// Insert implements [store.Tokens]. One record goes in one INSERT that
+// draws its number from the sequence, one round trip. More records draw
+// one number first, then go in one INSERT statement, up to insertChunk of
+// them, or in INSERTs of insertChunk rows inside one transaction. Either
+// way the insert is all or nothing, and the number is drawn before the
+// records commit: see WatermarkNow.
 func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 	if err := ctx.Err(); err != nil {
 		return s.unavailable("insert", err)
@@ -89,12 +92,19 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 		return err
 	}
 	err := retry(ctx, func() error {
+		if len(recs) == 1 {
+			return s.insertOne(ctx, &recs[0])
+		}
+		seq, err := s.nextSeq(ctx)
+		if err != nil {
+			return err
+		}
 		if len(recs) <= insertChunk {
-			return s.insertChunk(ctx, nil, recs)
+			return s.insertChunk(ctx, nil, recs, seq)
 		}
 		return s.inTx(ctx, func(tx *sql.Tx) error {
 			for i := 0; i < len(recs); i += insertChunk {
-				if err := s.insertChunk(ctx, tx, recs[i:min(i+insertChunk, len(recs))]); err != nil {
+				if err := s.insertChunk(ctx, tx, recs[i:min(i+insertChunk, len(recs))], seq); err != nil {
 					return err
 				}
 			}
@@ -110,28 +120,49 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 	return nil
 }
 
-// insertChunk inserts up to insertChunk records in one statement, in tx
-// when it is not nil. A single record and a full chunk use prepared
-// statements.
-func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, recs []store.Record) error {
-	args := make([]any, 0, 9*len(recs))
-	for i := range recs {
-		r := &recs[i]
-		id, _ := store.ParseID(r.ID)
-		args = append(args, id[:], r.Member, r.Purpose, r.Batch, r.Recipient, r.SecretHash[:], stateArg(r.State),
-			store.Micro(r.IssuedAt), store.Micro(r.ExpiresAt))
-	}
-	var query string
-	switch len(recs) {
-	case 1:
-		query = s.sql.insertOne
-	case insertChunk:
-		query = s.sql.insertChunk
-	default:
-		_, err := execer(s.db, tx).ExecContext(ctx, s.sql.insert+rows(len(recs), 9), args...)
+// recordArgs appends the values of the columns the issuer fills, in
+// insertCols order, to args.
+func recordArgs(args []any, r *store.Record) []any {
+	id, _ := store.ParseID(r.ID)
+	return append(args, id[:], r.Member, r.Purpose, r.Batch, r.Recipient, r.SecretHash[:], stateArg(r.State),
+		store.Micro(r.IssuedAt), store.Micro(r.ExpiresAt))
+}
+
+// insertOne inserts one record with a prepared statement that draws its
+// number of the sequence.
+func (s *Store) insertOne(ctx context.Context, r *store.Record) error {
+	st, err := s.stmt(ctx, s.sql.insertOne)
+	if err != nil {
 		return err
 	}
-	st, err := s.stmt(ctx, query)
+	_, err = st.ExecContext(ctx, recordArgs(make([]any, 0, insertWidth-1), r)...)
+	return err
+}
+
+// nextSeq draws the next number of the store's sequence.
+func (s *Store) nextSeq(ctx context.Context) (int64, error) {
+	st, err := s.stmt(ctx, s.sql.nextSeq)
+	if err != nil {
+		return 0, err
+	}
+	var seq int64
+	err = st.QueryRowContext(ctx).Scan(&seq)
+	return seq, err
+}
+
+// insertChunk inserts up to insertChunk records numbered seq in one
+// statement, in tx when it is not nil. A full chunk uses a prepared
+// statement.
+func (s *Store) insertChunk(ctx context.Context, tx *sql.Tx, recs []store.Record, seq int64) error {
+	args := make([]any, 0, insertWidth*len(recs))
+	for i := range recs {
+		args = append(recordArgs(args, &recs[i]), seq)
+	}
+	if len(recs) != insertChunk {
+		_, err := execer(s.db, tx).ExecContext(ctx, s.sql.insert+rows(len(recs), insertWidth), args...)
+		return err
+	}
+	st, err := s.stmt(ctx, s.sql.insertChunk)
 	if err != nil {
 		return err
 	}
@@ -191,9 +222,16 @@ func (s *Store) Get(ctx context.Context, id string) (store.Record, error) {
 }
 
 // call runs one of the procedures that return the check row and reads the
-// row; found is false when the record does not exist.
+// row; found is false when the record does not exist. A row of fewer
+// columns than the outcome and recordCols comes from procedures older
+// than this package.
 func (s *Store) call(ctx context.Context, query string, r *store.Record, args ...any) (outcome int, found bool, err error) {
-	found, err = s.callRow(ctx, query, func(rows *sql.Rows) error { return scanRecord(rows, r, &outcome) }, args...)
+	found, err = s.callRow(ctx, query, func(rows *sql.Rows) error {
+		if cols, err := rows.Columns(); err == nil && len(cols) < 1+recordWidth {
+			return errOlderProcedures
+		}
+		return scanRecord(rows, r, &outcome)
+	}, args...)
 	return outcome, found, err
 }
 
