@@ -8,12 +8,6 @@ import (
 	"github.com/oncelink/oncelink/store"
 )
 
-// hitSQL counts one hit and returns the count of its bucket and of the
-// bucket before, in one statement on the write connection.
-const hitSQL = `INSERT INTO hits (k, w, bucket, n) VALUES (?1, ?2, ?3, 1)
-ON CONFLICT (k, w, bucket) DO UPDATE SET n = n + 1
-RETURNING n, (SELECT p.n FROM hits AS p WHERE p.k = ?1 AND p.w = ?2 AND p.bucket = ?3 - 1)`
-
 // Hit implements [store.Counters]: one statement. The first hit of a
 // bucket deletes the key's buckets before the previous one.
 func (s *Store) Hit(ctx context.Context, key string, window time.Duration, at time.Time) (int64, error) {
@@ -30,7 +24,7 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, at ti
 		return 0, unavailable("hit", err)
 	}
 	if cur == 1 {
-		if _, err := s.w.ExecContext(ctx, "DELETE FROM hits WHERE k = ? AND w = ? AND bucket < ?", key, w, b-1); err != nil {
+		if _, err := s.w.ExecContext(ctx, hitCleanSQL, key, w, b-1); err != nil {
 			return 0, unavailable("hit", err)
 		}
 	}

@@ -36,10 +36,10 @@ func probeFile(ctx context.Context, path string) error {
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	var app, version int
-	if err := db.QueryRowContext(ctx, "PRAGMA application_id").Scan(&app); err != nil {
+	if err := db.QueryRowContext(ctx, applicationIDSQL).Scan(&app); err != nil {
 		return fmt.Errorf("%w: sqlite: %s is not an oncelink store: %w", store.ErrNoStore, path, err)
 	}
-	if err := db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+	if err := db.QueryRowContext(ctx, userVersionSQL).Scan(&version); err != nil {
 		return unavailable("open", err)
 	}
 	known, err := fs.Glob(migrationFS, "migrations/*.sql")

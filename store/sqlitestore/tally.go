@@ -18,8 +18,7 @@ func (s *Store) Batches(ctx context.Context, q store.BatchQuery) ([]store.BatchS
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	rows, err := s.r.QueryContext(ctx, `SELECT batch, count(*), min(issued_at), max(issued_at) FROM tokens
-		WHERE batch > ? GROUP BY batch ORDER BY batch LIMIT ?`, q.After, q.PageSize())
+	rows, err := s.r.QueryContext(ctx, batchesSQL, q.After, q.PageSize())
 	if err != nil {
 		return nil, unavailable("batches", err)
 	}
@@ -42,20 +41,6 @@ func (s *Store) Batches(ctx context.Context, q store.BatchQuery) ([]store.BatchS
 
 var _ store.Tallier = (*Store)(nil)
 
-// decideSQL is store.Decide in SQL, on a row of tokens at the time of the
-// first parameter: the predicate of consumeSQL, outcome by outcome, without
-// the secret and the state. Its values are the outcome codes of
-// store.Tally: 0 issued, 3 revoked, 4 used, 5 expired, 6 frozen.
-const decideSQL = `CASE
-	WHEN status = 3 OR EXISTS (SELECT 1 FROM marks WHERE member IN ('', tokens.member)
-		AND (before_at > tokens.issued_at OR before_seq > tokens.seq)) THEN 3
-	WHEN status = 2 THEN 4
-	WHEN expires_at <= ? THEN 5
-	WHEN EXISTS (SELECT 1 FROM holds WHERE scope = 1 AND hold_key = '')
-		OR (tokens.batch <> '' AND EXISTS (SELECT 1 FROM holds WHERE scope = 2 AND hold_key = tokens.batch))
-		OR EXISTS (SELECT 1 FROM holds WHERE scope = 3 AND hold_key = tokens.member) THEN 6
-	ELSE 0 END`
-
 // Tally implements [store.Tallier]: one grouped SELECT on a read
 // connection, in one snapshot.
 func (s *Store) Tally(ctx context.Context, f store.Filter, at time.Time) (store.Tally, error) {
@@ -66,7 +51,7 @@ func (s *Store) Tally(ctx context.Context, f store.Filter, at time.Time) (store.
 		return store.Tally{}, err
 	}
 	cond, args := where(&f)
-	rows, err := s.r.QueryContext(ctx, "SELECT "+decideSQL+", count(*) FROM tokens WHERE "+cond+" GROUP BY 1",
+	rows, err := s.r.QueryContext(ctx, tallySQL+cond+" GROUP BY 1",
 		append([]any{at.UnixMicro()}, args...)...)
 	if err != nil {
 		return store.Tally{}, unavailable("tally", err)
