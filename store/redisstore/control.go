@@ -4,11 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
-	"sync"
-	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oncelink/oncelink/store"
 )
@@ -29,7 +26,7 @@ func errDamaged(op string) error {
 // openControl finds the store's control key, creating it for a new store
 // or repairing it as mode says (see controlScript).
 func (s *Store) openControl(ctx context.Context, mode string) error {
-	keys := []string{s.kCtl, s.kRSeq, s.kAll, s.kSeq, s.kLed, s.kEv, s.kExp, s.kXC, s.kPX, s.kBN, s.kHits}
+	keys := []string{s.k.ctl, s.k.rseq, s.k.all, s.k.seq, s.k.led, s.k.ev, s.k.exp, s.k.xc, s.k.px, s.k.bn, s.k.hits}
 	v, err := controlScript.Run(ctx, s.c, keys, mode).Result()
 	if err != nil {
 		return unavailable("open", err)
@@ -38,95 +35,85 @@ func (s *Store) openControl(ctx context.Context, mode string) error {
 	case int64(controlOK), int64(controlUpgraded), int64(controlCreated), int64(controlRepaired):
 		return nil
 	case int64(controlNone):
-		return fmt.Errorf("%w: redis: no store under the prefix %s", store.ErrNoStore, s.tag)
+		return fmt.Errorf("%w: redis: no store under the prefix %s", store.ErrNoStore, s.k.tag)
 	case int64(controlDamaged):
-		return errDamaged("open " + s.tag)
+		return errDamaged("open " + s.k.tag)
 	}
 	return unavailable("open", fmt.Errorf("unexpected reply %v", v))
 }
 
-// serverCheck reads the server's settings again every so often, within
-// the Consume or Peek that finds the check due, and keeps the verdict: an
-// unsafe server turns consumes to refusing until it is safe again.
-type serverCheck struct {
-	cfg   config // the settings that decide what is safe
-	every time.Duration
-
-	mu      sync.Mutex
-	next    time.Time
-	verdict error
-}
-
-func newServerCheck(cfg *config) serverCheck {
-	return serverCheck{cfg: *cfg, every: cfg.checkEvery, next: time.Now().Add(cfg.checkEvery)}
-}
-
-// ok returns the verdict on the server's settings, reading them again
-// first when the check is due. Without the check (WithoutPersistenceCheck)
-// it is always nil.
-func (c *serverCheck) ok(ctx context.Context, client goredis.UniversalClient) error {
-	if c.cfg.skipCheck {
-		return nil
-	}
-	c.mu.Lock()
-	due := !time.Now().Before(c.next)
-	if due {
-		c.next = time.Now().Add(c.every)
-	}
-	verdict := c.verdict
-	c.mu.Unlock()
-	if !due {
-		return verdict
-	}
-	err := checkServer(ctx, client, &c.cfg)
-	if err != nil && !errors.Is(err, ErrUnsafeServer) {
-		// The server did not answer: this call fails, the verdict stands,
-		// and the next call checks again.
-		c.mu.Lock()
-		c.next = time.Time{}
-		c.mu.Unlock()
-		return err
-	}
+// written turns the reply of a script that writes the control hash into an
+// error.
+func written(op string, v interface{}, err error) error {
 	if err != nil {
-		err = fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		return unavailable(op, err)
 	}
-	c.mu.Lock()
-	c.verdict = err
-	c.mu.Unlock()
-	return err
-}
-
-// checkServer refuses settings under which a restart or memory pressure
-// could undo a consumption, a revocation, a hold or a watermark.
-func checkServer(ctx context.Context, c goredis.UniversalClient, cfg *config) error {
-	get := func(name string) (string, error) {
-		m, err := c.ConfigGet(ctx, name).Result()
-		if err != nil {
-			var rerr goredis.Error
-			if errors.As(err, &rerr) && !goredis.HasErrorPrefix(err, "LOADING") {
-				return "", fmt.Errorf("%w: cannot read %s (%v): allow CONFIG GET, or check the settings yourself and pass WithoutPersistenceCheck", ErrUnsafeServer, name, err)
-			}
-			return "", unavailable("config get "+name, err)
-		}
-		return m[name], nil
-	}
-	aof, err := get("appendonly")
-	if err != nil {
-		return err
-	}
-	save, err := get("save")
-	if err != nil {
-		return err
-	}
-	if aof != "yes" && strings.TrimSpace(save) != "" && !cfg.allowSnapshot {
-		return fmt.Errorf("%w: the server saves RDB snapshots without appendonly: a restart would reload an older snapshot and make consumed and revoked links usable again; set appendonly yes (appendfsync always), or turn persistence off, or pass UnsafeAllowSnapshotPersistence", ErrUnsafeServer)
-	}
-	policy, err := get("maxmemory-policy")
-	if err != nil {
-		return err
-	}
-	if strings.HasPrefix(policy, "allkeys-") && !cfg.allowEviction {
-		return fmt.Errorf("%w: maxmemory-policy %s may evict the key that holds freezes and watermarks; use noeviction or a volatile-* policy, or pass UnsafeAllowEviction", ErrUnsafeServer, policy)
+	if v == int64(replyDamaged) {
+		return errDamaged(op)
 	}
 	return nil
+}
+
+// control reads the control hash; a missing one is a damaged store.
+func (s *Store) control(ctx context.Context) (*store.Guards, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	ctl, err := s.c.HGetAll(ctx, s.k.ctl).Result()
+	if err != nil {
+		return nil, unavailable("control", err)
+	}
+	if _, ok := ctl[ctlExists]; !ok {
+		return nil, errDamaged("control")
+	}
+	return guardsOf(ctl)
+}
+
+// guardsOf parses the fields of the control hash.
+func guardsOf(ctl map[string]string) (*store.Guards, error) {
+	g := store.NewGuards(nil, nil)
+	for f, v := range ctl {
+		var err error
+		if member, ok := controlKey(f, ctlGlobalTime, ctlMemberTime); ok {
+			m := store.Mark{Member: member}
+			m.Before, err = fromMicro(v)
+			g.Mark(m)
+		} else if member, ok := controlKey(f, ctlGlobalSeq, ctlMemberSeq); ok {
+			m := store.Mark{Member: member}
+			m.Seq, err = strconv.ParseInt(v, 10, 64)
+			g.Mark(m)
+		} else if h, ok := holdOf(f); ok {
+			since, reason, _ := strings.Cut(v, ":")
+			h.Since, err = fromMicro(since)
+			h.Reason = reason
+			g.Freeze(h)
+		}
+		if err != nil {
+			return nil, unavailable("control", errors.New("malformed control field "+f))
+		}
+	}
+	return g, nil
+}
+
+// controlKey returns the member of a control field that is global or
+// starts with prefix: "" for the global one.
+func controlKey(f, global, prefix string) (string, bool) {
+	if f == global {
+		return "", true
+	}
+	return strings.CutPrefix(f, prefix)
+}
+
+// holdOf returns the hold a control field holds, without its value.
+func holdOf(f string) (store.Hold, bool) {
+	if f == ctlGlobalHold {
+		return store.Hold{Scope: store.ScopeGlobal}, true
+	}
+	if b, ok := strings.CutPrefix(f, ctlBatchHold); ok {
+		return store.Hold{Scope: store.ScopeBatch, Key: b}, true
+	}
+	if m, ok := strings.CutPrefix(f, ctlMemberHold); ok {
+		return store.Hold{Scope: store.ScopeMember, Key: m}, true
+	}
+	return store.Hold{}, false
 }

@@ -10,11 +10,6 @@ import (
 	"github.com/oncelink/oncelink/store"
 )
 
-// hitKey is the key of a counter's bucket: "{prefix}:h:<window µs>:<bucket>:<key>".
-func (s *Store) hitKey(key string, w, bucket int64) string {
-	return s.tag + ":h:" + fmtInt(w) + ":" + fmtInt(bucket) + ":" + key
-}
-
 // Hit implements [store.Counters]: one script call, which increments the
 // bucket's key and reads the previous bucket's. A bucket's key expires two
 // windows after its first hit, when the bucket after it has ended for a
@@ -34,7 +29,7 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, at ti
 	}
 	w, b := window.Microseconds(), store.HitBucket(window, at)
 	ttl := 2*window.Milliseconds() + 1000
-	v, err := hitScript.Run(ctx, s.c, []string{s.hitKey(key, w, b), s.hitKey(key, w, b-1), s.kHits, s.kCtl}, ttl, (b+1)*w).Result()
+	v, err := hitScript.Run(ctx, s.c, []string{s.k.hit(key, w, b), s.k.hit(key, w, b-1), s.k.hits, s.k.ctl}, ttl, (b+1)*w).Result()
 	if err != nil {
 		return 0, unavailable("hit", err)
 	}
@@ -56,7 +51,7 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, at ti
 // purgeHits deletes the buckets that ended before cut (µs).
 func (s *Store) purgeHits(ctx context.Context, cut int64) error {
 	for {
-		ks, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.kHits, Start: "-inf", Stop: "(" + fmtInt(cut), ByScore: true, Count: 1000}).Result()
+		ks, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.k.hits, Start: "-inf", Stop: "(" + fmtInt(cut), ByScore: true, Count: 1000}).Result()
 		if err != nil {
 			return unavailable("purge", err)
 		}
@@ -69,7 +64,7 @@ func (s *Store) purgeHits(ctx context.Context, cut int64) error {
 			for i, k := range ks {
 				members[i] = k
 			}
-			p.ZRem(ctx, s.kHits, members...)
+			p.ZRem(ctx, s.k.hits, members...)
 			return nil
 		})
 		if err != nil {

@@ -441,7 +441,7 @@ func TestFaultRestart(t *testing.T) {
 	// Creating the store again (the server holds nothing of it) makes it
 	// work, without a new Store: the scripts the restart dropped are loaded
 	// again on first use, pipelined calls included.
-	if _, err := New(ctx, c, WithPrefix(strings.Trim(s.tag, "{}"))); err != nil {
+	if _, err := New(ctx, c, WithPrefix(strings.Trim(s.k.tag, "{}"))); err != nil {
 		t.Fatalf("New after the restart: %v", err)
 	}
 	after := newLinks(t, 2*insertChunk+1, "after")

@@ -49,7 +49,7 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 	if err != nil {
 		return unavailable("insert", err)
 	}
-	if err := insertReply(s.run(ctx, beginScript, []call{{[]string{s.kCtl, s.kPX}, []interface{}{x}}})[0]); err != nil {
+	if err := insertReply(s.run(ctx, beginScript, []call{{[]string{s.k.ctl, s.k.px}, []interface{}{x}}})[0]); err != nil {
 		return err
 	}
 	var calls []call
@@ -63,7 +63,7 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 	if failed == nil {
 		last, batches := summaries(recs)
 		args := append([]interface{}{x, fmtInt(last)}, batches...)
-		keys := []string{s.kCtl, s.kRSeq, s.kXC, s.kPX, s.kBN, s.kBT, s.stagedKey(x)}
+		keys := []string{s.k.ctl, s.k.rseq, s.k.xc, s.k.px, s.k.bn, s.k.bt, s.k.staged(x)}
 		if failed = insertReply(s.run(ctx, commitScript, []call{{keys, args}})[0]); failed == nil {
 			return nil
 		}
@@ -116,21 +116,6 @@ func newStagingID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// stagedKey is the set of the record ids of a staged Insert.
-func (s *Store) stagedKey(x string) string { return s.tag + ":pi:" + x }
-
-// expiryMember is a record's member of the expiry index: enough for Purge to
-// find every index entry of a record whose key is already gone, and the
-// staged Insert it belongs to, if any.
-func expiryMember(r *store.Record, x string) string {
-	b := make([]byte, 0, 64+len(r.Member)+len(r.Batch))
-	b = enc(enc(enc(b, r.ID), r.Member), r.Batch)
-	if x != "" {
-		b = enc(b, x)
-	}
-	return string(b)
-}
-
 // summaries returns the latest expiry of recs (µs) and the batch summaries
 // insertScript and commitScript take: their number, then per batch its
 // name, count, first and last issue time (µs).
@@ -167,8 +152,8 @@ func summaries(recs []store.Record) (int64, []interface{}) {
 // id, "" for a direct Insert (which carries the batch summaries).
 func (s *Store) insertCall(recs []store.Record, x string) call {
 	keys := make([]string, 0, insertKeys+len(recs))
-	keys = append(keys, s.kAll, s.kExp, s.kEv, s.kLed, s.kCtl, s.kRSeq, s.kBN, s.kBT, s.kPX)
-	args := []interface{}{s.tag, x}
+	keys = append(keys, s.k.all, s.k.exp, s.k.ev, s.k.led, s.k.ctl, s.k.rseq, s.k.bn, s.k.bt, s.k.px)
+	args := []interface{}{s.k.tag, x}
 	if x == "" {
 		_, batches := summaries(recs)
 		args = append(args, batches...)
@@ -179,11 +164,11 @@ func (s *Store) insertCall(recs []store.Record, x string) call {
 	payloads := make([]interface{}, 0, len(recs))
 	for i := range recs {
 		r := &recs[i]
-		keys = append(keys, s.recKey(r.ID))
+		keys = append(keys, s.k.record(r.ID))
 		issued, expires := micro(r.IssuedAt), micro(r.ExpiresAt)
 		keyExpiry := (expires+999)/1000 + s.retention
 		args = append(args, r.ID, r.Member, r.Purpose, r.Batch, r.Recipient, r.SecretHash[:], r.State,
-			fmtInt(issued), fmtInt(expires), fmtInt(keyExpiry), timeKey(issued)+"1"+r.ID)
+			fmtInt(issued), fmtInt(expires), fmtInt(keyExpiry), issuedEntry(issued, r.ID))
 		tail = append(tail, expiryMember(r, x))
 		payloads = append(payloads, encEvent(&store.Event{Kind: store.EventIssued, TokenID: r.ID,
 			Member: r.Member, Batch: r.Batch, Purpose: r.Purpose, Detail: r.Recipient}, x))
@@ -196,7 +181,7 @@ func (s *Store) insertCall(recs []store.Record, x string) call {
 // any more, then it removes its records, then its id list. recs are its
 // records when the caller has them; otherwise they are read from the list.
 func (s *Store) abandon(ctx context.Context, x string, recs []store.Record) error {
-	if err := s.c.ZRem(ctx, s.kPX, x).Err(); err != nil {
+	if err := s.c.ZRem(ctx, s.k.px, x).Err(); err != nil {
 		return unavailable("insert cleanup", err)
 	}
 	if recs == nil {
@@ -208,12 +193,12 @@ func (s *Store) abandon(ctx context.Context, x string, recs []store.Record) erro
 	var calls []call
 	for i := 0; i < len(recs); i += insertChunk {
 		chunk := recs[i:min(i+insertChunk, len(recs))]
-		keys := append(make([]string, 0, 4+len(chunk)), s.kAll, s.kExp, s.kEv, s.kLed)
-		args := append(make([]interface{}, 0, 2+cleanupFields*len(chunk)), s.tag, x)
+		keys := append(make([]string, 0, 4+len(chunk)), s.k.all, s.k.exp, s.k.ev, s.k.led)
+		args := append(make([]interface{}, 0, 2+cleanupFields*len(chunk)), s.k.tag, x)
 		for j := range chunk {
 			r := &chunk[j]
-			keys = append(keys, s.recKey(r.ID))
-			args = append(args, r.ID, r.Member, r.Batch, timeKey(micro(r.IssuedAt))+"1"+r.ID, expiryMember(r, x))
+			keys = append(keys, s.k.record(r.ID))
+			args = append(args, r.ID, r.Member, r.Batch, issuedEntry(micro(r.IssuedAt), r.ID), expiryMember(r, x))
 		}
 		calls = append(calls, call{keys, args})
 	}
@@ -222,7 +207,7 @@ func (s *Store) abandon(ctx context.Context, x string, recs []store.Record) erro
 			return unavailable("insert cleanup", r.err)
 		}
 	}
-	if err := s.c.Del(ctx, s.stagedKey(x)).Err(); err != nil {
+	if err := s.c.Del(ctx, s.k.staged(x)).Err(); err != nil {
 		return unavailable("insert cleanup", err)
 	}
 	return nil
@@ -231,7 +216,7 @@ func (s *Store) abandon(ctx context.Context, x string, recs []store.Record) erro
 // stagedRecords reads the records of the staged Insert x that are still
 // there, from its id list: what cleanupScript needs of each.
 func (s *Store) stagedRecords(ctx context.Context, x string) ([]store.Record, error) {
-	ids, err := s.c.SMembers(ctx, s.stagedKey(x)).Result()
+	ids, err := s.c.SMembers(ctx, s.k.staged(x)).Result()
 	if err != nil {
 		return nil, unavailable("insert cleanup", err)
 	}
@@ -241,7 +226,7 @@ func (s *Store) stagedRecords(ctx context.Context, x string) ([]store.Record, er
 		pipe := s.c.Pipeline()
 		cmds := make([]*goredis.SliceCmd, len(chunk))
 		for j, id := range chunk {
-			cmds[j] = pipe.HMGet(ctx, s.recKey(id), "m", "b", "i", "x")
+			cmds[j] = pipe.HMGet(ctx, s.k.record(id), recordFields...)
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, goredis.Nil) {
 			return nil, unavailable("insert cleanup", err)
@@ -249,14 +234,15 @@ func (s *Store) stagedRecords(ctx context.Context, x string) ([]store.Record, er
 		for j, c := range cmds {
 			v := c.Val()
 			str := func(k int) string { s, _ := v[k].(string); return s }
-			if len(v) != 4 || str(3) != x {
+			if len(v) != len(recordFields) || str(fieldStaged) != x {
 				continue // gone already, or another call's
 			}
-			us, err := strconv.ParseInt(str(2), 10, 64)
+			us, err := strconv.ParseInt(str(fieldIssued), 10, 64)
 			if err != nil {
 				continue
 			}
-			out = append(out, store.Record{ID: chunk[j], Member: str(0), Batch: str(1), IssuedAt: time.UnixMicro(us).UTC()})
+			out = append(out, store.Record{ID: chunk[j], Member: str(fieldMember), Batch: str(fieldBatch),
+				IssuedAt: time.UnixMicro(us).UTC()})
 		}
 	}
 	return out, nil
@@ -270,7 +256,7 @@ func (s *Store) sweepStaged(ctx context.Context) error {
 		return unavailable("purge", err)
 	}
 	old := now.Add(-stagedTimeout).UnixMilli()
-	xs, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.kPX, Start: "-inf", Stop: fmtInt(old), ByScore: true}).Result()
+	xs, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.k.px, Start: "-inf", Stop: fmtInt(old), ByScore: true}).Result()
 	if err != nil {
 		return unavailable("purge", err)
 	}
@@ -289,12 +275,12 @@ type staged struct {
 	x string
 }
 
-// stagedOf returns the "x" field of an HMGET of recordFields.
+// stagedOf returns the staged Insert field of an HMGET of recordFields.
 func stagedOf(v []interface{}) string {
 	if len(v) != len(recordFields) {
 		return ""
 	}
-	x, _ := v[len(v)-1].(string)
+	x, _ := v[fieldStaged].(string)
 	return x
 }
 
@@ -310,7 +296,7 @@ func (s *Store) committed(ctx context.Context, known map[string]bool, xs []strin
 	if len(ask) == 0 {
 		return nil
 	}
-	vals, err := s.c.HMGet(ctx, s.kXC, ask...).Result()
+	vals, err := s.c.HMGet(ctx, s.k.xc, ask...).Result()
 	if err != nil {
 		return unavailable("committed inserts", err)
 	}
@@ -332,7 +318,7 @@ func (s *Store) resolve(ctx context.Context, recs []staged) ([]*store.Record, er
 		}
 	}
 	if len(ask) > 0 {
-		vals, err := s.c.HMGet(ctx, s.kXC, ask...).Result()
+		vals, err := s.c.HMGet(ctx, s.k.xc, ask...).Result()
 		if err != nil {
 			return nil, unavailable("committed inserts", err)
 		}
@@ -361,3 +347,8 @@ func (s *Store) resolve(ctx context.Context, recs []staged) ([]*store.Record, er
 	}
 	return out, nil
 }
+
+// insertChunk is the number of records one insert script call writes. The
+// script unpacks two values per record into one command, and Lua 5.1 limits
+// unpack to about 8000 values.
+const insertChunk = 1000

@@ -54,18 +54,18 @@ end
 // staged one writes its records with "x" set, which makes them invisible
 // until commitScript runs, and lists their ids for cleanupScript. It
 // returns 1, 0 when an id is already held, or a negative reply code.
-var insertScript = goredis.NewScript(luaBatches + `
+var insertScript = goredis.NewScript(luaLayout + luaBatches + `
 local fixed = ` + strconv.Itoa(insertKeys) + `
 local n = #KEYS - fixed
-if redis.call('HEXISTS', KEYS[5], 'v') == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
+if redis.call('HEXISTS', KEYS[5], CTL_EXISTS) == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
 if redis.call('EXISTS', unpack(KEYS, fixed + 1)) > 0 then return 0 end
 local tag, x = ARGV[1], ARGV[2]
 local mark, value
 if x == '' then
-  mark, value = 'q', string.format('%.0f', redis.call('INCR', KEYS[6]))
+  mark, value = FIELDS[F_SEQ], string.format('%.0f', redis.call('INCR', KEYS[6]))
 else
   if not redis.call('ZSCORE', KEYS[9], x) then return ` + strconv.Itoa(replyAbandoned) + ` end
-  mark, value = 'x', x
+  mark, value = FIELDS[F_STAGED], x
 end
 local base = batches(KEYS[7], KEYS[8], 3) - 1
 local tail = base + n * ` + strconv.Itoa(insertFields) + `
@@ -74,11 +74,12 @@ for j = 1, n do
   local o = base + (j - 1) * ` + strconv.Itoa(insertFields) + `
   local id, m, b, i, lm = ARGV[o + 1], ARGV[o + 2], ARGV[o + 4], ARGV[o + 8], ARGV[o + 11]
   local k = KEYS[j + fixed]
-  redis.call('HSET', k, 'm', m, 'p', ARGV[o + 3], 'b', b, 'r', ARGV[o + 5], 'h', ARGV[o + 6],
-    's', ARGV[o + 7], 'i', i, 'e', ARGV[o + 9], 'st', '1', mark, value)
+  redis.call('HSET', k, FIELDS[F_MEMBER], m, FIELDS[F_PURPOSE], ARGV[o + 3], FIELDS[F_BATCH], b,
+    FIELDS[F_RECIPIENT], ARGV[o + 5], FIELDS[F_SECRET], ARGV[o + 6], FIELDS[F_STATE], ARGV[o + 7],
+    FIELDS[F_ISSUED], i, FIELDS[F_EXPIRES], ARGV[o + 9], FIELDS[F_STATUS], ISSUED, mark, value)
   redis.call('PEXPIREAT', k, ARGV[o + 10])
-  redis.call('ZADD', tag .. ':m:' .. m, i, id)
-  redis.call('ZADD', tag .. ':l:m:' .. m, 0, lm)
+  redis.call('ZADD', memberIndex(tag, m), i, id)
+  redis.call('ZADD', memberLedger(tag, m), 0, lm)
   all[#all + 1] = i; all[#all + 1] = id
   exp[#exp + 1] = ARGV[o + 9]; exp[#exp + 1] = ARGV[tail + j]
   ev[#ev + 1] = lm; ev[#ev + 1] = ARGV[tail + n + j]
@@ -97,17 +98,17 @@ redis.call('ZADD', KEYS[2], unpack(exp))
 redis.call('HSET', KEYS[3], unpack(ev))
 redis.call('ZADD', KEYS[4], unpack(led))
 for b, t in pairs(bidx) do
-  redis.call('ZADD', tag .. ':b:' .. b, unpack(t))
-  redis.call('ZADD', tag .. ':l:b:' .. b, unpack(bled[b]))
+  redis.call('ZADD', batchIndex(tag, b), unpack(t))
+  redis.call('ZADD', batchLedger(tag, b), unpack(bled[b]))
 end
-if x ~= '' then redis.call('SADD', tag .. ':pi:' .. x, unpack(ids)) end
+if x ~= '' then redis.call('SADD', stagedIDs(tag, x), unpack(ids)) end
 return 1
 `)
 
 // beginScript opens a staged Insert. KEYS control, pending inserts; ARGV
 // its id. The server's clock dates it, for the sweep of abandoned ones.
-var beginScript = goredis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
+var beginScript = goredis.NewScript(luaLayout + `
+if redis.call('HEXISTS', KEYS[1], CTL_EXISTS) == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
 local t = redis.call('TIME')
 redis.call('ZADD', KEYS[2], 'NX', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ARGV[1])
 return 1
@@ -119,8 +120,8 @@ return 1
 // spans, the Insert's id list. ARGV its id, the latest expiry of its
 // records (µs), then its batch summaries. It returns 1 or a negative reply
 // code.
-var commitScript = goredis.NewScript(luaBatches + `
-if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
+var commitScript = goredis.NewScript(luaLayout + luaBatches + `
+if redis.call('HEXISTS', KEYS[1], CTL_EXISTS) == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
 if not redis.call('ZSCORE', KEYS[4], ARGV[1]) then return ` + strconv.Itoa(replyAbandoned) + ` end
 local q = string.format('%.0f', redis.call('INCR', KEYS[2]))
 redis.call('HSET', KEYS[3], ARGV[1], q .. ':' .. ARGV[2])
@@ -138,24 +139,24 @@ const cleanupFields = 5
 // record of another call. KEYS all, exp, ledger payloads, global ledger,
 // then the record keys. ARGV tag, the Insert's id, then per record: id,
 // member, batch, ledger member, expiry member.
-var cleanupScript = goredis.NewScript(`
+var cleanupScript = goredis.NewScript(luaLayout + `
 local tag, x = ARGV[1], ARGV[2]
 local n = 0
 for j = 1, #KEYS - 4 do
   local o = 2 + (j - 1) * ` + strconv.Itoa(cleanupFields) + `
   local id, m, b, lm, em = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4], ARGV[o + 5]
   local k = KEYS[j + 4]
-  if redis.call('HGET', k, 'x') == x then
+  if redis.call('HGET', k, FIELDS[F_STAGED]) == x then
     redis.call('DEL', k)
     redis.call('ZREM', KEYS[1], id)
     redis.call('ZREM', KEYS[2], em)
     redis.call('HDEL', KEYS[3], lm)
     redis.call('ZREM', KEYS[4], lm)
-    redis.call('ZREM', tag .. ':m:' .. m, id)
-    redis.call('ZREM', tag .. ':l:m:' .. m, lm)
+    redis.call('ZREM', memberIndex(tag, m), id)
+    redis.call('ZREM', memberLedger(tag, m), lm)
     if b ~= '' then
-      redis.call('ZREM', tag .. ':b:' .. b, id)
-      redis.call('ZREM', tag .. ':l:b:' .. b, lm)
+      redis.call('ZREM', batchIndex(tag, b), id)
+      redis.call('ZREM', batchLedger(tag, b), lm)
     end
     n = n + 1
   end
@@ -188,15 +189,15 @@ local batches = set()
 local n, missing = 0, {}
 for j = 2, #KEYS do
   local k = KEYS[j]
-  local r = redis.call('HMGET', k, ` + luaRecordFields + `)
-  if not r[9] then
+  local r = redis.call('HMGET', k, unpack(FIELDS))
+  if not r[F_STATUS] then
     missing[#missing + 1] = j - 1
-  elseif visible(r, KEYS[1]) and (mode ~= 'r' or r[9] ~= '3')
-    and (not members or members[r[1]]) and (not batches or batches[r[3]])
-    and (purpose == '' or r[2] == purpose)
-    and (not from or tonumber(r[7]) >= from) and (not before or tonumber(r[7]) < before)
-    and (consumed ~= '1' or r[11]) then
-    if mode == 'r' then redis.call('HSET', k, 'st', '3', 'v', at) end
+  elseif visible(r, KEYS[1]) and (mode ~= 'r' or r[F_STATUS] ~= REVOKED)
+    and (not members or members[r[F_MEMBER]]) and (not batches or batches[r[F_BATCH]])
+    and (purpose == '' or r[F_PURPOSE] == purpose)
+    and (not from or tonumber(r[F_ISSUED]) >= from) and (not before or tonumber(r[F_ISSUED]) < before)
+    and (consumed ~= '1' or r[F_CONSUMED]) then
+    if mode == 'r' then redis.call('HSET', k, FIELDS[F_STATUS], REVOKED, FIELDS[F_REVOKED], at) end
     n = n + 1
   end
 end
@@ -225,18 +226,18 @@ local function set()
 end
 local members = set()
 local batches = set()
-if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return {-1} end
+if redis.call('HEXISTS', KEYS[1], CTL_EXISTS) == 0 then return {-1} end
 local counts, missing = {[0] = 0, [3] = 0, [4] = 0, [5] = 0, [6] = 0}, {}
 for j = 3, #KEYS do
-  local r = redis.call('HMGET', KEYS[j], ` + luaRecordFields + `)
+  local r = redis.call('HMGET', KEYS[j], unpack(FIELDS))
   local q = visible(r, KEYS[2])
-  if not r[9] then
+  if not r[F_STATUS] then
     missing[#missing + 1] = j - 2
-  elseif q and (not members or members[r[1]]) and (not batches or batches[r[3]])
-    and (purpose == '' or r[2] == purpose)
-    and (not from or tonumber(r[7]) >= from) and (not before or tonumber(r[7]) < before)
-    and (consumed ~= '1' or r[11]) then
-    local d = decide(r, q, guards(KEYS[1], r[1], r[3]), at)
+  elseif q and (not members or members[r[F_MEMBER]]) and (not batches or batches[r[F_BATCH]])
+    and (purpose == '' or r[F_PURPOSE] == purpose)
+    and (not from or tonumber(r[F_ISSUED]) >= from) and (not before or tonumber(r[F_ISSUED]) < before)
+    and (consumed ~= '1' or r[F_CONSUMED]) then
+    local d = decide(r, q, guards(KEYS[1], r[F_MEMBER], r[F_BATCH]), at)
     counts[d] = counts[d] + 1
   end
 end
@@ -245,8 +246,8 @@ return {counts[0], counts[6], counts[4], counts[3], counts[5], missing}
 
 // watermarkScript: KEYS control; ARGV field, time (µs). The mark only moves
 // forward. It returns 0, or a negative reply code.
-var watermarkScript = goredis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
+var watermarkScript = goredis.NewScript(luaLayout + `
+if redis.call('HEXISTS', KEYS[1], CTL_EXISTS) == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
 local c = redis.call('HGET', KEYS[1], ARGV[1])
 if not c or tonumber(ARGV[2]) > tonumber(c) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 0
@@ -257,8 +258,8 @@ return 0
 // the sequence field, the time field of the same member. It returns the
 // member's sequence mark and time mark as they stand, or a negative reply
 // code.
-var watermarkNowScript = goredis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
+var watermarkNowScript = goredis.NewScript(luaLayout + `
+if redis.call('HEXISTS', KEYS[1], CTL_EXISTS) == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
 local n = redis.call('INCR', KEYS[2])
 local c = redis.call('HGET', KEYS[1], ARGV[1])
 if not c or n > tonumber(c) then redis.call('HSET', KEYS[1], ARGV[1], string.format('%.0f', n)) end
@@ -267,32 +268,32 @@ return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('HGET', KEYS[1], ARGV[2
 
 // freezeScript places a hold unless one stands. KEYS control; ARGV field,
 // value. It returns 1, or a negative reply code.
-var freezeScript = goredis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
+var freezeScript = goredis.NewScript(luaLayout + `
+if redis.call('HEXISTS', KEYS[1], CTL_EXISTS) == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
 redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `)
 
 // thawScript lifts a hold. KEYS control; ARGV field. It returns 1 when there
 // was a hold, 0 when there was none, or a negative reply code.
-var thawScript = goredis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], 'v') == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
+var thawScript = goredis.NewScript(luaLayout + `
+if redis.call('HEXISTS', KEYS[1], CTL_EXISTS) == 0 then return ` + strconv.Itoa(replyDamaged) + ` end
 return redis.call('HDEL', KEYS[1], ARGV[1])
 `)
 
 // appendScript: KEYS ledger payloads, global ledger, sequence. ARGV tag,
 // then per event: time key, payload, batch, member. Each event gets the next
 // number of the sequence.
-var appendScript = goredis.NewScript(`
+var appendScript = goredis.NewScript(luaLayout + `
 local n = (#ARGV - 1) / 4
 local last = redis.call('INCRBY', KEYS[3], n)
 for j = 1, n do
   local o = 2 + (j - 1) * 4
-  local lm = ARGV[o] .. '3' .. string.format('%016x', last - n + j)
+  local lm = ARGV[o] .. ENTRY_APPENDED .. string.format('%016x', last - n + j)
   redis.call('HSET', KEYS[1], lm, ARGV[o + 1])
   redis.call('ZADD', KEYS[2], 0, lm)
-  if ARGV[o + 2] ~= '' then redis.call('ZADD', ARGV[1] .. ':l:b:' .. ARGV[o + 2], 0, lm) end
-  if ARGV[o + 3] ~= '' then redis.call('ZADD', ARGV[1] .. ':l:m:' .. ARGV[o + 3], 0, lm) end
+  if ARGV[o + 2] ~= '' then redis.call('ZADD', batchLedger(ARGV[1], ARGV[o + 2]), 0, lm) end
+  if ARGV[o + 3] ~= '' then redis.call('ZADD', memberLedger(ARGV[1], ARGV[o + 3]), 0, lm) end
 end
 return n
 `)
@@ -314,20 +315,20 @@ const (
 // missing control key where there is data, with a global sequence
 // watermark over every record, since the holds and watermarks it held are
 // lost).
-var controlScript = goredis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], 'v') == 1 then return ` + strconv.Itoa(controlOK) + ` end
+var controlScript = goredis.NewScript(luaLayout + `
+if redis.call('HEXISTS', KEYS[1], CTL_EXISTS) == 1 then return ` + strconv.Itoa(controlOK) + ` end
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  redis.call('HSET', KEYS[1], 'v', '1')
+  redis.call('HSET', KEYS[1], CTL_EXISTS, '1')
   return ` + strconv.Itoa(controlUpgraded) + `
 end
 local data = redis.call('EXISTS', unpack(KEYS, 2)) > 0
 if not data then
   if ARGV[1] == 'open' then return ` + strconv.Itoa(controlNone) + ` end
-  redis.call('HSET', KEYS[1], 'v', '1')
+  redis.call('HSET', KEYS[1], CTL_EXISTS, '1')
   return ` + strconv.Itoa(controlCreated) + `
 end
 if ARGV[1] ~= 'repair' then return ` + strconv.Itoa(controlDamaged) + ` end
 local n = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'v', '1', 'sg', string.format('%.0f', n))
+redis.call('HSET', KEYS[1], CTL_EXISTS, '1', '` + ctlGlobalSeq + `', string.format('%.0f', n))
 return ` + strconv.Itoa(controlRepaired) + `
 `)

@@ -112,9 +112,9 @@ func fill(t *testing.T, c *goredis.Client, s *Store, ls []link) {
 		}
 		if i%64 == 0 {
 			for _, l := range ls {
-				c.HGet(ctx, s.recKey(l.rec.ID), "st")
+				c.HGet(ctx, s.k.record(l.rec.ID), recordFields[fieldStatus])
 			}
-			if n, _ := c.Exists(ctx, s.kCtl).Result(); n == 0 {
+			if n, _ := c.Exists(ctx, s.k.ctl).Result(); n == 0 {
 				return
 			}
 		}
@@ -137,7 +137,7 @@ func TestEvictedControlKey(t *testing.T) {
 	fill(t, c, s, ls)
 	accepted, survived := 0, 0
 	for _, l := range ls {
-		if n, _ := c.Exists(context.Background(), s.recKey(l.rec.ID)).Result(); n == 1 {
+		if n, _ := c.Exists(context.Background(), s.k.record(l.rec.ID)).Result(); n == 1 {
 			survived++
 		}
 		_, err := s.Consume(context.Background(), l.req)
@@ -216,7 +216,7 @@ func TestControlKeyLost(t *testing.T) {
 	if err := s.Insert(ctx, records(ls)); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Del(ctx, s.kCtl).Err(); err != nil {
+	if err := c.Del(ctx, s.k.ctl).Err(); err != nil {
 		t.Fatal(err)
 	}
 	damaged := func(what string, err error) {
@@ -237,7 +237,7 @@ func TestControlKeyLost(t *testing.T) {
 		_, err = s.Peek(ctx, req)
 		damaged(fmt.Sprintf("Peek with confirmation %d", conf), err)
 	}
-	if f, _ := c.HGet(ctx, s.recKey(ls[0].rec.ID), "f").Result(); f != "" {
+	if f, _ := c.HGet(ctx, s.k.record(ls[0].rec.ID), recordFields[fieldFailures]).Result(); f != "" {
 		t.Fatalf("a refusal of a damaged store counted failures: %q", f)
 	}
 	unknown := newLinks(t, 1, "unknown")[0]
@@ -258,7 +258,7 @@ func TestControlKeyLost(t *testing.T) {
 	damaged("Insert", s.Insert(ctx, records(newLinks(t, 1, "more"))))
 	_, err = s.Tally(ctx, store.Filter{All: true}, time.Now())
 	damaged("Tally", err)
-	if n, _ := c.Exists(ctx, s.kCtl).Result(); n != 0 {
+	if n, _ := c.Exists(ctx, s.k.ctl).Result(); n != 0 {
 		t.Fatal("an operation recreated the control key")
 	}
 	_, err = New(ctx, c, WithPrefix(prefix))

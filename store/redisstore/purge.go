@@ -60,21 +60,19 @@ func (s *Store) purgeRecords(ctx context.Context, cut int64) (int64, error) {
 	touched := map[string]bool{}
 	committed := map[string]bool{}
 	for {
-		ms, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.kExp, Start: "-inf", Stop: "(" + fmtInt(cut), ByScore: true, Count: 1000}).Result()
+		ms, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.k.exp, Start: "-inf", Stop: "(" + fmtInt(cut), ByScore: true, Count: 1000}).Result()
 		if err != nil {
 			return n, unavailable("purge", err)
 		}
 		if len(ms) == 0 {
 			break
 		}
-		entries := make([][]string, len(ms))
+		entries := make([]expiry, len(ms))
+		ok := make([]bool, len(ms))
 		var xs []string
 		for i, m := range ms {
-			if f, err := fields(m, nil); err == nil && (len(f) == 3 || len(f) == 4) {
-				entries[i] = f
-				if len(f) == 4 {
-					xs = append(xs, f[3])
-				}
+			if entries[i], ok[i] = parseExpiryMember(m); ok[i] && entries[i].staged != "" {
+				xs = append(xs, entries[i].staged)
 			}
 		}
 		if err := s.committed(ctx, committed, xs); err != nil {
@@ -83,24 +81,24 @@ func (s *Store) purgeRecords(ctx context.Context, cut int64) (int64, error) {
 		var dels []*goredis.IntCmd
 		_, err = s.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 			for i, m := range ms {
-				p.ZRem(ctx, s.kExp, m)
-				f := entries[i]
-				if f == nil {
+				p.ZRem(ctx, s.k.exp, m)
+				if !ok[i] {
 					continue
 				}
-				id, member, batch := f[0], f[1], f[2]
-				del := p.Del(ctx, s.recKey(id))
-				p.ZRem(ctx, s.kAll, id)
-				p.ZRem(ctx, s.tag+":m:"+member, id)
+				e := &entries[i]
+				id, member, batch := e.id, e.member, e.batch
+				del := p.Del(ctx, s.k.record(id))
+				p.ZRem(ctx, s.k.all, id)
+				p.ZRem(ctx, s.k.memberIndex(member), id)
 				if batch != "" {
-					p.ZRem(ctx, s.tag+":b:"+batch, id)
+					p.ZRem(ctx, s.k.batchIndex(batch), id)
 				}
-				if len(f) == 4 && !committed[f[3]] {
+				if e.staged != "" && !committed[e.staged] {
 					continue // never visible: not counted
 				}
 				dels = append(dels, del)
 				if batch != "" {
-					p.HIncrBy(ctx, s.kBN, batch, -1)
+					p.HIncrBy(ctx, s.k.bn, batch, -1)
 					touched[batch] = true
 				}
 			}
@@ -114,7 +112,7 @@ func (s *Store) purgeRecords(ctx context.Context, cut int64) (int64, error) {
 		}
 	}
 	for b := range touched {
-		if err := dropBatchScript.Run(ctx, s.c, []string{s.kBN, s.kBT}, b).Err(); err != nil {
+		if err := dropBatchScript.Run(ctx, s.c, []string{s.k.bn, s.k.bt}, b).Err(); err != nil {
 			return n, unavailable("purge", err)
 		}
 	}
@@ -125,14 +123,14 @@ func (s *Store) purgeRecords(ctx context.Context, cut int64) (int64, error) {
 func (s *Store) purgeLedger(ctx context.Context, cut int64) error {
 	hi := "(" + timeKey(cut)
 	for {
-		ms, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.kLed, Start: "-", Stop: hi, ByLex: true, Count: 1000}).Result()
+		ms, err := s.c.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.k.led, Start: "-", Stop: hi, ByLex: true, Count: 1000}).Result()
 		if err != nil {
 			return unavailable("purge", err)
 		}
 		if len(ms) == 0 {
 			return nil
 		}
-		payloads, err := s.c.HMGet(ctx, s.kEv, ms...).Result()
+		payloads, err := s.c.HMGet(ctx, s.k.ev, ms...).Result()
 		if err != nil {
 			return unavailable("purge", err)
 		}
@@ -141,15 +139,15 @@ func (s *Store) purgeLedger(ctx context.Context, cut int64) error {
 				if pl, ok := payloads[i].(string); ok {
 					if e, _, err := decEvent(pl); err == nil {
 						if e.Batch != "" {
-							p.ZRem(ctx, s.tag+":l:b:"+e.Batch, m)
+							p.ZRem(ctx, s.k.batchLedger(e.Batch), m)
 						}
 						if e.Member != "" {
-							p.ZRem(ctx, s.tag+":l:m:"+e.Member, m)
+							p.ZRem(ctx, s.k.memberLedger(e.Member), m)
 						}
 					}
-					p.HDel(ctx, s.kEv, m)
+					p.HDel(ctx, s.k.ev, m)
 				}
-				p.ZRem(ctx, s.kLed, m)
+				p.ZRem(ctx, s.k.led, m)
 			}
 			return nil
 		})
@@ -163,7 +161,7 @@ func (s *Store) purgeLedger(ctx context.Context, cut int64) error {
 // expired before cut (µs): those records, and their issued entries, are
 // purged.
 func (s *Store) purgeCommitted(ctx context.Context, cut int64) error {
-	all, err := s.c.HGetAll(ctx, s.kXC).Result()
+	all, err := s.c.HGetAll(ctx, s.k.xc).Result()
 	if err != nil {
 		return unavailable("purge", err)
 	}
@@ -175,7 +173,7 @@ func (s *Store) purgeCommitted(ctx context.Context, cut int64) error {
 		}
 	}
 	if len(done) > 0 {
-		if err := s.c.HDel(ctx, s.kXC, done...).Err(); err != nil {
+		if err := s.c.HDel(ctx, s.k.xc, done...).Err(); err != nil {
 			return unavailable("purge", err)
 		}
 	}

@@ -20,7 +20,7 @@ func stageWithoutCommit(t *testing.T, s *Store, recs []store.Record) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := insertReply(s.run(ctx, beginScript, []call{{[]string{s.kCtl, s.kPX}, []interface{}{x}}})[0]); err != nil {
+	if err := insertReply(s.run(ctx, beginScript, []call{{[]string{s.k.ctl, s.k.px}, []interface{}{x}}})[0]); err != nil {
 		t.Fatal(err)
 	}
 	var calls []call
@@ -81,34 +81,34 @@ func TestStagedInsertInvisible(t *testing.T) {
 	if _, err := s.Purge(ctx, time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := c.Exists(ctx, s.recKey(ls[0].rec.ID)).Result(); n != 1 {
+	if n, _ := c.Exists(ctx, s.k.record(ls[0].rec.ID)).Result(); n != 1 {
 		t.Fatal("Purge removed the records of an Insert still in progress")
 	}
 	// An hour later, it does, and the Insert can no longer commit.
-	if err := c.ZAdd(ctx, s.kPX, goredis.Z{Score: 0, Member: x}).Err(); err != nil {
+	if err := c.ZAdd(ctx, s.k.px, goredis.Z{Score: 0, Member: x}).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Purge(ctx, time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range ls {
-		if n, _ := c.Exists(ctx, s.recKey(l.rec.ID)).Result(); n != 0 {
+		if n, _ := c.Exists(ctx, s.k.record(l.rec.ID)).Result(); n != 0 {
 			t.Fatal("Purge left a record of an abandoned insert")
 		}
 	}
-	for _, k := range []string{s.kAll, s.kExp, s.kLed, s.kPX, s.tag + ":b:fault", s.tag + ":l:b:fault"} {
+	for _, k := range []string{s.k.all, s.k.exp, s.k.led, s.k.px, s.k.batchIndex("fault"), s.k.batchLedger("fault")} {
 		if n, _ := c.ZCard(ctx, k).Result(); n != 0 {
 			t.Fatalf("%s holds %d entries of an abandoned insert", k, n)
 		}
 	}
-	if n, _ := c.HLen(ctx, s.kEv).Result(); n != 0 {
+	if n, _ := c.HLen(ctx, s.k.ev).Result(); n != 0 {
 		t.Fatalf("the ledger holds %d payloads of an abandoned insert", n)
 	}
-	if n, _ := c.Exists(ctx, s.stagedKey(x)).Result(); n != 0 {
+	if n, _ := c.Exists(ctx, s.k.staged(x)).Result(); n != 0 {
 		t.Fatal("the id list of an abandoned insert remains")
 	}
 	last, batches := summaries(records(ls))
-	r := s.run(ctx, commitScript, []call{{[]string{s.kCtl, s.kRSeq, s.kXC, s.kPX, s.kBN, s.kBT, s.stagedKey(x)},
+	r := s.run(ctx, commitScript, []call{{[]string{s.k.ctl, s.k.rseq, s.k.xc, s.k.px, s.k.bn, s.k.bt, s.k.staged(x)},
 		append([]interface{}{x, fmtInt(last)}, batches...)}})[0]
 	if err := insertReply(r); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("commit of an abandoned insert: %v", err)
@@ -137,7 +137,7 @@ func TestStagedInsertCommits(t *testing.T) {
 	if _, err := s.Consume(ctx, ls[len(ls)-1].req); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := c.ZCard(ctx, s.kPX).Result(); n != 0 {
+	if n, _ := c.ZCard(ctx, s.k.px).Result(); n != 0 {
 		t.Fatalf("%d pending inserts after a committed one", n)
 	}
 	// Purge of everything forgets the batch and the committed insert.
@@ -147,7 +147,7 @@ func TestStagedInsertCommits(t *testing.T) {
 	if bs, _ := s.Batches(ctx, store.BatchQuery{}); len(bs) != 0 {
 		t.Fatalf("Batches after the purge = %+v", bs)
 	}
-	if n, _ := c.HLen(ctx, s.kXC).Result(); n != 0 {
+	if n, _ := c.HLen(ctx, s.k.xc).Result(); n != 0 {
 		t.Fatalf("%d committed inserts remembered after their records were purged", n)
 	}
 }

@@ -28,7 +28,7 @@ func (s *Store) Tally(ctx context.Context, f store.Filter, at time.Time) (store.
 		return store.Tally{}, err
 	}
 	var t store.Tally
-	err := s.scan(ctx, tallyScript, &f, []string{s.kCtl, s.kXC}, []interface{}{fmtInt(micro(at))}, func(res []interface{}) error {
+	err := s.scan(ctx, tallyScript, &f, []string{s.k.ctl, s.k.xc}, []interface{}{fmtInt(micro(at))}, func(res []interface{}) error {
 		if len(res) == 1 && res[0] == int64(-1) {
 			return errDamaged("tally")
 		}
@@ -58,7 +58,7 @@ func (s *Store) Batches(ctx context.Context, q store.BatchQuery) ([]store.BatchS
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	counts, err := s.c.HGetAll(ctx, s.kBN).Result()
+	counts, err := s.c.HGetAll(ctx, s.k.bn).Result()
 	if err != nil {
 		return nil, unavailable("batches", err)
 	}
@@ -74,7 +74,7 @@ func (s *Store) Batches(ctx context.Context, q store.BatchQuery) ([]store.BatchS
 	if len(names) == 0 {
 		return out, nil
 	}
-	spans, err := s.c.HMGet(ctx, s.kBT, names...).Result()
+	spans, err := s.c.HMGet(ctx, s.k.bt, names...).Result()
 	if err != nil {
 		return nil, unavailable("batches", err)
 	}
