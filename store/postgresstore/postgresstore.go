@@ -18,10 +18,6 @@ var (
 	_ store.Counters = (*Store)(nil)
 )
 
-// DefaultSchema is the schema the store uses unless [WithSchema] names
-// another.
-const DefaultSchema = "oncelink"
-
 // Store is a [store.Store] in a PostgreSQL schema. It is safe for concurrent
 // use by any number of goroutines and processes.
 type Store struct {
@@ -30,19 +26,19 @@ type Store struct {
 	sql    statements
 }
 
-// New returns a store that uses pool and the schema named by the options. It
-// does not touch the database: call [Store.Migrate] once to create or
-// upgrade the schema. The caller owns the pool and closes it.
+// New returns a store that uses pool and the schema named by the options,
+// or the error of the first option given a bad value. It does not touch
+// the database: call [Store.Migrate] once to create or upgrade the schema.
+// The caller owns the pool and closes it.
 func New(pool *pgxpool.Pool, opts ...Option) (*Store, error) {
 	if pool == nil {
-		return nil, errors.New("postgres: nil pool")
+		return nil, fmt.Errorf("%w: postgres: nil pool", store.ErrInvalid)
 	}
-	c := config{schema: DefaultSchema}
+	c := defaults()
 	for _, o := range opts {
-		o(&c)
-	}
-	if !safeIdent(c.schema) {
-		return nil, fmt.Errorf("postgres: schema name %q is not a safe identifier", c.schema)
+		if err := o(&c); err != nil {
+			return nil, err
+		}
 	}
 	return &Store{pool: pool, schema: c.schema, sql: prepare(pgx.Identifier{c.schema}.Sanitize())}, nil
 }

@@ -122,10 +122,13 @@ func TestNew(t *testing.T) {
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("New(%q) error = %v, want error %v", tc.schema, err, tc.wantErr)
 			}
+			if tc.wantErr && !errors.Is(err, store.ErrInvalid) {
+				t.Fatalf("New(%q) error = %v, want ErrInvalid", tc.schema, err)
+			}
 		})
 	}
-	if _, err := postgresstore.New(nil); err == nil {
-		t.Fatal("New(nil) succeeded")
+	if _, err := postgresstore.New(nil); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("New(nil) = %v, want ErrInvalid", err)
 	}
 }
 

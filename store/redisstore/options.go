@@ -1,7 +1,11 @@
 package redisstore
 
 import (
+	"fmt"
+	"strings"
 	"time"
+
+	"github.com/oncelink/oncelink/store"
 )
 
 // Defaults of the options.
@@ -18,8 +22,9 @@ const (
 	DefaultServerCheckInterval = 10 * time.Second
 )
 
-// Option configures a [Store].
-type Option func(*config)
+// Option configures [New]. An option that is given a bad value makes New
+// fail with an error wrapping [store.ErrInvalid].
+type Option func(*config) error
 
 type config struct {
 	prefix        string
@@ -31,32 +36,58 @@ type config struct {
 	control       string // "create", "open" or "repair": see controlScript
 }
 
+func defaults() config {
+	return config{prefix: DefaultPrefix, retention: DefaultRetention, checkEvery: DefaultServerCheckInterval, control: "create"}
+}
+
 // WithPrefix sets the prefix of every key; the store's keys all carry the
 // hash tag "{prefix}", so that they live in one Redis Cluster slot. The
-// prefix must not contain '{' or '}'. Default [DefaultPrefix].
-func WithPrefix(p string) Option { return func(c *config) { c.prefix = p } }
+// prefix is 1 to 64 bytes without '{' or '}'. Default [DefaultPrefix].
+func WithPrefix(p string) Option {
+	return func(c *config) error {
+		if p == "" || len(p) > 64 || strings.ContainsAny(p, "{}") {
+			return fmt.Errorf("%w: redis: prefix must be 1 to 64 bytes without '{' or '}'", store.ErrInvalid)
+		}
+		c.prefix = p
+		return nil
+	}
+}
 
 // WithRetention sets how long a record's key outlives the record's expiry
 // before Redis deletes it. 0 deletes it when the link expires. Default
 // [DefaultRetention]. The ledger keeps issued and consumed entries whatever
-// the retention, until [Store.Purge].
-func WithRetention(d time.Duration) Option { return func(c *config) { c.retention = d } }
+// the retention, until [Store.Purge]. It must not be negative.
+func WithRetention(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("%w: redis: negative retention", store.ErrInvalid)
+		}
+		c.retention = d
+		return nil
+	}
+}
 
 // UnsafeAllowSnapshotPersistence lets [New] accept a server that persists
 // with RDB snapshots but without the append-only file. Restarting such a
 // server reloads an older snapshot, in which links consumed or revoked since
 // were still outstanding: they become consumable again.
-func UnsafeAllowSnapshotPersistence() Option { return func(c *config) { c.allowSnapshot = true } }
+func UnsafeAllowSnapshotPersistence() Option {
+	return func(c *config) error { c.allowSnapshot = true; return nil }
+}
 
 // UnsafeAllowEviction lets [New] accept a server whose maxmemory-policy may
 // evict keys without an expiry (allkeys-*). Evicting the store's control
 // hash would lift holds and watermarks.
-func UnsafeAllowEviction() Option { return func(c *config) { c.allowEviction = true } }
+func UnsafeAllowEviction() Option {
+	return func(c *config) error { c.allowEviction = true; return nil }
+}
 
 // WithoutPersistenceCheck skips reading the server's settings at [New], for
 // servers that do not allow CONFIG GET (managed Redis, ACLs). The operator
 // then answers for them: appendonly yes and no allkeys-* eviction.
-func WithoutPersistenceCheck() Option { return func(c *config) { c.skipCheck = true } }
+func WithoutPersistenceCheck() Option {
+	return func(c *config) error { c.skipCheck = true; return nil }
+}
 
 // WithServerCheckInterval sets how often the store reads the server's
 // persistence and eviction settings again, after [New]: a server whose
@@ -64,17 +95,29 @@ func WithoutPersistenceCheck() Option { return func(c *config) { c.skipCheck = t
 // turns Consume and Peek to refusing until they are safe again. The check
 // runs within a Consume or Peek that finds it due. Default
 // [DefaultServerCheckInterval]; it must be positive.
-func WithServerCheckInterval(d time.Duration) Option { return func(c *config) { c.checkEvery = d } }
+func WithServerCheckInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: redis: the server check interval must be positive", store.ErrInvalid)
+		}
+		c.checkEvery = d
+		return nil
+	}
+}
 
 // MustExist makes [New] open only a store that is already there: a prefix
 // under which no store was created is an error wrapping [store.ErrNoStore],
 // and New creates nothing. Operators' tools use it, so that a mistyped
 // prefix is an error rather than a new, empty store.
-func MustExist() Option { return func(c *config) { c.control = "open" } }
+func MustExist() Option {
+	return func(c *config) error { c.control = "open"; return nil }
+}
 
 // RepairControl lets [New] open a store whose control key is missing while
 // it holds data (see [ErrDamaged]). The holds and watermarks that key held
 // are lost, so New makes a new control key with a global sequence
 // watermark: every link recorded before is refused. Place the holds again
 // afterwards; links minted after the repair work.
-func RepairControl() Option { return func(c *config) { c.control = "repair" } }
+func RepairControl() Option {
+	return func(c *config) error { c.control = "repair"; return nil }
+}

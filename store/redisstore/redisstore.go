@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -25,23 +24,18 @@ type Store struct {
 }
 
 // New returns a store that keeps its keys in client, which the caller owns
-// and closes. It reads the server's persistence and eviction settings (see
+// and closes, or the error of the first option given a bad value. It reads the server's persistence and eviction settings (see
 // [UnsafeAllowSnapshotPersistence], [UnsafeAllowEviction],
 // [WithoutPersistenceCheck]) and loads the Lua scripts.
 func New(ctx context.Context, client goredis.UniversalClient, opts ...Option) (*Store, error) {
-	cfg := config{prefix: DefaultPrefix, retention: DefaultRetention, checkEvery: DefaultServerCheckInterval, control: "create"}
-	for _, o := range opts {
-		o(&cfg)
-	}
-	switch {
-	case client == nil:
+	if client == nil {
 		return nil, fmt.Errorf("%w: redis: nil client", store.ErrInvalid)
-	case cfg.prefix == "" || len(cfg.prefix) > 64 || strings.ContainsAny(cfg.prefix, "{}"):
-		return nil, fmt.Errorf("%w: redis: prefix must be 1 to 64 bytes without '{' or '}'", store.ErrInvalid)
-	case cfg.retention < 0:
-		return nil, fmt.Errorf("%w: redis: negative retention", store.ErrInvalid)
-	case cfg.checkEvery <= 0:
-		return nil, fmt.Errorf("%w: redis: the server check interval must be positive", store.ErrInvalid)
+	}
+	cfg := defaults()
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, unavailable("new", err)

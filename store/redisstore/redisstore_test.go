@@ -93,6 +93,9 @@ func TestNewOptions(t *testing.T) {
 		{"empty prefix", []redisstore.Option{redisstore.WithPrefix("")}},
 		{"brace in prefix", []redisstore.Option{redisstore.WithPrefix("a{b}")}},
 		{"negative retention", []redisstore.Option{redisstore.WithRetention(-time.Second)}},
+		{"long prefix", []redisstore.Option{redisstore.WithPrefix(strings.Repeat("p", 65))}},
+		{"no server check interval", []redisstore.Option{redisstore.WithServerCheckInterval(0)}},
+		{"a bad option after good ones", []redisstore.Option{redisstore.MustExist(), redisstore.WithPrefix("ok"), redisstore.WithPrefix("}")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := redisstore.New(ctx, c, tc.opts...); !errors.Is(err, store.ErrInvalid) {

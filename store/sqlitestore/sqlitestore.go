@@ -47,10 +47,9 @@ type Store struct {
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	cfg := defaults()
 	for _, o := range opts {
-		o(&cfg)
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("%w: sqlite: path must name a file", store.ErrInvalid)
