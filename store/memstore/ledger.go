@@ -109,12 +109,12 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 		base := store.Event{TokenID: formatID(r.id), Member: member, Batch: batch, Purpose: s.purposes.names[r.purpose]}
 		if q.Wants(store.EventIssued) {
 			e := base
-			e.Kind, e.At, e.Detail = store.EventIssued, fromMicro(r.issued), r.mr[r.mlen:]
+			e.Kind, e.At, e.Detail = store.EventIssued, store.FromUnixMicro(r.issued), r.mr[r.mlen:]
 			add(eventKey{r.issued, 0, e.TokenID}, e)
 		}
 		if r.consumed != 0 && q.Wants(store.EventConsumed) {
 			e := base
-			e.Kind, e.At = store.EventConsumed, fromMicro(r.consumed)
+			e.Kind, e.At = store.EventConsumed, store.FromUnixMicro(r.consumed)
 			if r.consumer != nil {
 				e.Presentation = *r.consumer
 			}
@@ -123,7 +123,7 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 	}
 	for _, e := range s.events {
 		seq, _ := strconv.ParseUint(e.Cursor, 10, 64)
-		add(eventKey{e.At.UnixMicro(), 2, fmt.Sprintf("%020d", seq)}, e)
+		add(eventKey{store.UnixMicro(e.At), 2, fmt.Sprintf("%020d", seq)}, e)
 	}
 	s.mu.RUnlock()
 	slices.SortFunc(hits, func(a, b keyed) int { return a.k.compare(b.k) })

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/oncelink/oncelink/store"
 )
@@ -109,20 +108,6 @@ func parseID(s string) ([16]byte, bool) { return store.ParseID(s) }
 
 func formatID(id [16]byte) string { return store.FormatID(id) }
 
-func micro(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMicro()
-}
-
-func fromMicro(us int64) time.Time {
-	if us == 0 {
-		return time.Time{}
-	}
-	return time.UnixMicro(us).UTC()
-}
-
 func (s *Store) toRecord(r *rec) store.Record {
 	out := store.Record{
 		ID:         formatID(r.id),
@@ -131,13 +116,13 @@ func (s *Store) toRecord(r *rec) store.Record {
 		Batch:      s.batches.names[r.batch],
 		Recipient:  r.mr[r.mlen:],
 		SecretHash: r.secret,
-		IssuedAt:   fromMicro(r.issued),
-		ExpiresAt:  fromMicro(r.expires),
+		IssuedAt:   store.FromUnixMicro(r.issued),
+		ExpiresAt:  store.FromUnixMicro(r.expires),
 		Seq:        r.seq,
 		Status:     r.status,
 		Failures:   int(r.failures),
-		ConsumedAt: fromMicro(r.consumed),
-		RevokedAt:  fromMicro(r.revoked),
+		ConsumedAt: store.FromUnixMicro(r.consumed),
+		RevokedAt:  store.FromUnixMicro(r.revoked),
 	}
 	if r.state != nil {
 		out.State = append([]byte(nil), r.state[:]...)
@@ -156,8 +141,8 @@ func (s *Store) view(r *rec) store.Record {
 		Purpose:    s.purposes.names[r.purpose],
 		Batch:      s.batches.names[r.batch],
 		SecretHash: r.secret,
-		IssuedAt:   fromMicro(r.issued),
-		ExpiresAt:  fromMicro(r.expires),
+		IssuedAt:   store.FromUnixMicro(r.issued),
+		ExpiresAt:  store.FromUnixMicro(r.expires),
 		Seq:        r.seq,
 		Status:     r.status,
 	}

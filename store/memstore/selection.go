@@ -26,10 +26,10 @@ func (s *Store) match(f *store.Filter, r *rec, batchIDs map[uint32]bool, ids map
 	if f.Purpose != "" && s.purposes.names[r.purpose] != f.Purpose {
 		return false
 	}
-	if !f.IssuedFrom.IsZero() && r.issued < store.MicroCeil(f.IssuedFrom).UnixMicro() {
+	if !f.IssuedFrom.IsZero() && r.issued < store.UnixMicroCeil(f.IssuedFrom) {
 		return false
 	}
-	if !f.IssuedBefore.IsZero() && r.issued >= store.MicroCeil(f.IssuedBefore).UnixMicro() {
+	if !f.IssuedBefore.IsZero() && r.issued >= store.UnixMicroCeil(f.IssuedBefore) {
 		return false
 	}
 	if f.Consumed && r.consumed == 0 {
@@ -71,7 +71,7 @@ func (s *Store) Revoke(ctx context.Context, f store.Filter, at time.Time) (int64
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ok := s.matcher(&f)
-	when := micro(store.Micro(at))
+	when := store.UnixMicro(at)
 	var n int64
 	for i := range s.recs {
 		r := &s.recs[i]
@@ -145,7 +145,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := store.ValidatePurge(before); err != nil {
 		return 0, err
 	}
-	cut := before.UnixMicro()
+	cut := store.UnixMicroCeil(before)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var n int64
@@ -166,7 +166,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	}
 	kept := s.events[:0]
 	for _, e := range s.events {
-		if !e.At.Before(before) {
+		if store.UnixMicro(e.At) >= cut {
 			kept = append(kept, e)
 		}
 	}

@@ -52,7 +52,7 @@ func (s *Store) Batches(ctx context.Context, q store.BatchQuery) ([]store.BatchS
 		if r.batch == 0 || name <= q.After {
 			continue
 		}
-		issued := fromMicro(r.issued)
+		issued := store.FromUnixMicro(r.issued)
 		b, ok := byBatch[r.batch]
 		if !ok {
 			b = &store.BatchSummary{Batch: name, FirstIssued: issued, LastIssued: issued}

@@ -38,8 +38,8 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 		p := rec{
 			id:      ids[i],
 			secret:  r.SecretHash,
-			issued:  micro(store.Micro(r.IssuedAt)),
-			expires: micro(store.Micro(r.ExpiresAt)),
+			issued:  store.UnixMicro(r.IssuedAt),
+			expires: store.UnixMicro(r.ExpiresAt),
 			seq:     s.lastSeq,
 			mr:      r.Member + r.Recipient,
 			mlen:    uint16(len(r.Member)),
@@ -144,7 +144,7 @@ func (s *Store) present(req *store.ConsumeRequest, consume bool) (store.Record, 
 		return s.toRecord(r), err
 	}
 	r.status = store.StatusConsumed
-	r.consumed = micro(store.Micro(req.At))
+	r.consumed = store.UnixMicro(req.At)
 	if !req.Presentation.IsZero() {
 		p := req.Presentation
 		r.consumer = &p
@@ -159,7 +159,7 @@ func (s *Store) fail(r *rec, at time.Time, max int) {
 	r.failures++
 	if max > 0 && int(r.failures) >= max && r.status == store.StatusIssued {
 		r.status = store.StatusRevoked
-		r.revoked = micro(store.Micro(at))
+		r.revoked = store.UnixMicro(at)
 	}
 }
 

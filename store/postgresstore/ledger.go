@@ -66,7 +66,7 @@ func (k eventKey) String() string {
 	if k.ord == ordAppended {
 		key = strconv.FormatInt(k.seq, 10)
 	}
-	return strconv.FormatInt(k.at.UnixMicro(), 10) + "." + strconv.Itoa(k.ord) + "." + key
+	return strconv.FormatInt(store.UnixMicro(k.at), 10) + "." + strconv.Itoa(k.ord) + "." + key
 }
 
 func parseEventKey(c string) (eventKey, error) {
@@ -78,7 +78,7 @@ func parseEventKey(c string) (eventKey, error) {
 	if !ok1 || !ok2 || err1 != nil || err2 != nil || o < ordIssued || o > ordAppended {
 		return eventKey{}, bad
 	}
-	k := eventKey{at: time.UnixMicro(us).UTC(), ord: o}
+	k := eventKey{at: store.FromUnixMicro(us), ord: o}
 	if o == ordAppended {
 		seq, err := strconv.ParseInt(key, 10, 64)
 		if err != nil || seq < 0 {
@@ -128,10 +128,10 @@ func (b *eventQuery) after(ord int, at, key string, keyVal any) string {
 func (b *eventQuery) window(at string) string {
 	var w string
 	if !b.q.Since.IsZero() {
-		w += " AND " + at + " >= " + b.arg(store.Micro(b.q.Since))
+		w += " AND " + at + " >= " + b.arg(store.MicroCeil(b.q.Since))
 	}
 	if !b.q.Until.IsZero() {
-		w += " AND " + at + " < " + b.arg(store.Micro(b.q.Until))
+		w += " AND " + at + " < " + b.arg(store.MicroCeil(b.q.Until))
 	}
 	return w
 }

@@ -116,7 +116,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 		return 0, err
 	}
 	var n int64
-	if err := s.pool.QueryRow(ctx, s.sql.purge, store.Micro(before), before.UnixMicro()).Scan(&n); err != nil {
+	if err := s.pool.QueryRow(ctx, s.sql.purge, store.MicroCeil(before), store.UnixMicroCeil(before)).Scan(&n); err != nil {
 		return 0, s.unavailable("purge", err)
 	}
 	return n, nil

@@ -9,21 +9,10 @@ import (
 	"github.com/oncelink/oncelink/store"
 )
 
-// micro returns t in unix microseconds, truncated as [store.Micro] does.
-func micro(t time.Time) int64 { return store.Micro(t).UnixMicro() }
-
-// ceilMicro returns the first microsecond at or after t: a stored time u
-// (µs) is at or after t exactly when u >= ceilMicro(t).
-func ceilMicro(t time.Time) int64 {
-	u := t.UnixMicro()
-	if t.After(time.UnixMicro(u)) {
-		u++
-	}
-	return u
-}
-
 func fmtInt(v int64) string { return strconv.FormatInt(v, 10) }
 
+// fromMicro parses a time kept in unix microseconds ([store.UnixMicro]),
+// "" for the zero time.
 func fromMicro(s string) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
@@ -32,7 +21,7 @@ func fromMicro(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, errors.New("malformed time")
 	}
-	return time.UnixMicro(v).UTC(), nil
+	return store.FromUnixMicro(v), nil
 }
 
 // enc appends a length-prefixed field: "<len>:<bytes>".

@@ -16,7 +16,7 @@ func (s *Store) Freeze(ctx context.Context, h store.Hold) error {
 	}
 	since := ""
 	if !h.Since.IsZero() {
-		since = fmtInt(micro(h.Since))
+		since = fmtInt(store.UnixMicro(h.Since))
 	}
 	v, err := freezeScript.Run(ctx, s.c, []string{s.k.ctl}, holdField(h.Scope, h.Key), since+":"+h.Reason).Result()
 	return written("freeze", v, err)

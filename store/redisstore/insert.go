@@ -126,11 +126,11 @@ func summaries(recs []store.Record) (int64, []interface{}) {
 	var last int64
 	for i := range recs {
 		r := &recs[i]
-		last = max(last, micro(r.ExpiresAt))
+		last = max(last, store.UnixMicro(r.ExpiresAt))
 		if r.Batch == "" {
 			continue
 		}
-		at := micro(r.IssuedAt)
+		at := store.UnixMicro(r.IssuedAt)
 		sp, ok := spans[r.Batch]
 		if !ok {
 			sp = &span{first: at, last: at}
@@ -165,7 +165,7 @@ func (s *Store) insertCall(recs []store.Record, x string) call {
 	for i := range recs {
 		r := &recs[i]
 		keys = append(keys, s.k.record(r.ID))
-		issued, expires := micro(r.IssuedAt), micro(r.ExpiresAt)
+		issued, expires := store.UnixMicro(r.IssuedAt), store.UnixMicro(r.ExpiresAt)
 		keyExpiry := (expires+999)/1000 + s.retention
 		args = append(args, r.ID, r.Member, r.Purpose, r.Batch, r.Recipient, r.SecretHash[:], r.State,
 			fmtInt(issued), fmtInt(expires), fmtInt(keyExpiry), issuedEntry(issued, r.ID))
@@ -198,7 +198,7 @@ func (s *Store) abandon(ctx context.Context, x string, recs []store.Record) erro
 		for j := range chunk {
 			r := &chunk[j]
 			keys = append(keys, s.k.record(r.ID))
-			args = append(args, r.ID, r.Member, r.Batch, issuedEntry(micro(r.IssuedAt), r.ID), expiryMember(r, x))
+			args = append(args, r.ID, r.Member, r.Batch, issuedEntry(store.UnixMicro(r.IssuedAt), r.ID), expiryMember(r, x))
 		}
 		calls = append(calls, call{keys, args})
 	}
@@ -242,7 +242,7 @@ func (s *Store) stagedRecords(ctx context.Context, x string) ([]store.Record, er
 				continue
 			}
 			out = append(out, store.Record{ID: chunk[j], Member: str(fieldMember), Batch: str(fieldBatch),
-				IssuedAt: time.UnixMicro(us).UTC()})
+				IssuedAt: store.FromUnixMicro(us)})
 		}
 	}
 	return out, nil

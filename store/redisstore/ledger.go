@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -71,7 +70,7 @@ func (s *Store) Append(ctx context.Context, events ...store.Event) error {
 	args[0] = s.k.tag
 	for i := range events {
 		e := &events[i]
-		args = append(args, timeKey(micro(e.At)), encEvent(e, ""), e.Batch, e.Member)
+		args = append(args, timeKey(store.UnixMicro(e.At)), encEvent(e, ""), e.Batch, e.Member)
 	}
 	if err := appendScript.Run(ctx, s.c, []string{s.k.ev, s.k.led, s.k.seq}, args...).Err(); err != nil {
 		return unavailable("append", err)
@@ -101,13 +100,13 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 	}
 	lo, hi := "-", "+"
 	if !q.Since.IsZero() {
-		lo = "[" + timeKey(ceilMicro(q.Since))
+		lo = "[" + timeKey(store.UnixMicroCeil(q.Since))
 	}
 	if q.After != "" && (lo == "-" || q.After >= lo[1:]) {
 		lo = "(" + q.After
 	}
 	if !q.Until.IsZero() {
-		hi = "(" + timeKey(ceilMicro(q.Until))
+		hi = "(" + timeKey(store.UnixMicroCeil(q.Until))
 	}
 	derivedOnly := len(q.Kinds) > 0 && !slices.ContainsFunc(q.Kinds, func(k store.EventKind) bool {
 		return k != store.EventIssued && k != store.EventConsumed
@@ -207,7 +206,7 @@ func (s *Store) entries(ctx context.Context, ms []string, committed map[string]b
 			return nil, nil, unavailable("events", err)
 		}
 		us, _ := parseTimeKey(m)
-		e.At, e.Cursor = time.UnixMicro(us).UTC(), m
+		e.At, e.Cursor = store.FromUnixMicro(us), m
 		evs, xs = append(evs, e), append(xs, x)
 	}
 	if err := s.committed(ctx, committed, xs); err != nil {

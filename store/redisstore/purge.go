@@ -39,10 +39,10 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := s.sweepStaged(ctx); err != nil {
 		return 0, err
 	}
-	if err := s.purgeHits(ctx, before.UnixMicro()); err != nil {
+	if err := s.purgeHits(ctx, store.UnixMicroCeil(before)); err != nil {
 		return 0, err
 	}
-	cut := ceilMicro(before)
+	cut := store.UnixMicroCeil(before)
 	n, err := s.purgeRecords(ctx, cut)
 	if err != nil {
 		return n, err

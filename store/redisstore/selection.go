@@ -47,10 +47,10 @@ func (s *Store) candidates(ctx context.Context, f *store.Filter) (source, error)
 	}
 	lo, hi := "-inf", "+inf"
 	if !f.IssuedFrom.IsZero() {
-		lo = fmtInt(ceilMicro(f.IssuedFrom))
+		lo = fmtInt(store.UnixMicroCeil(f.IssuedFrom))
 	}
 	if !f.IssuedBefore.IsZero() {
-		hi = "(" + fmtInt(ceilMicro(f.IssuedBefore))
+		hi = "(" + fmtInt(store.UnixMicroCeil(f.IssuedBefore))
 	}
 	pipe := s.c.Pipeline()
 	cmds := make([]*goredis.StringSliceCmd, len(src.keys))
@@ -98,10 +98,10 @@ func (s *Store) clean(ctx context.Context, keys []string, gone []string) {
 func filterArgs(f *store.Filter, src *source) []interface{} {
 	from, before := "", ""
 	if !f.IssuedFrom.IsZero() {
-		from = fmtInt(ceilMicro(f.IssuedFrom))
+		from = fmtInt(store.UnixMicroCeil(f.IssuedFrom))
 	}
 	if !f.IssuedBefore.IsZero() {
-		before = fmtInt(ceilMicro(f.IssuedBefore))
+		before = fmtInt(store.UnixMicroCeil(f.IssuedBefore))
 	}
 	consumed := "0"
 	if f.Consumed {
@@ -176,7 +176,7 @@ func (s *Store) scan(ctx context.Context, sc *goredis.Script, f *store.Filter, f
 // the candidates of f.
 func (s *Store) selectAll(ctx context.Context, mode string, f *store.Filter, at time.Time) (int64, error) {
 	var n int64
-	err := s.scan(ctx, selectScript, f, []string{s.k.xc}, []interface{}{mode, fmtInt(micro(at))}, func(res []interface{}) error {
+	err := s.scan(ctx, selectScript, f, []string{s.k.xc}, []interface{}{mode, fmtInt(store.UnixMicro(at))}, func(res []interface{}) error {
 		if len(res) != 1 {
 			return unavailable("select", errors.New("malformed reply"))
 		}

@@ -28,7 +28,7 @@ func (s *Store) Tally(ctx context.Context, f store.Filter, at time.Time) (store.
 		return store.Tally{}, err
 	}
 	var t store.Tally
-	err := s.scan(ctx, tallyScript, &f, []string{s.k.ctl, s.k.xc}, []interface{}{fmtInt(micro(at))}, func(res []interface{}) error {
+	err := s.scan(ctx, tallyScript, &f, []string{s.k.ctl, s.k.xc}, []interface{}{fmtInt(store.UnixMicro(at))}, func(res []interface{}) error {
 		if len(res) == 1 && res[0] == int64(-1) {
 			return errDamaged("tally")
 		}

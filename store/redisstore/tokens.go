@@ -56,7 +56,7 @@ func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Recor
 		return s.present(ctx, &req, false)
 	}
 	v, err := peekScript.RunRO(ctx, s.c, []string{s.k.record(req.ID), s.k.ctl, s.k.xc},
-		req.SecretHash[:], req.State, fmtInt(micro(req.At)), req.Member, req.Purpose, req.Batch).Result()
+		req.SecretHash[:], req.State, fmtInt(store.UnixMicro(req.At)), req.Member, req.Purpose, req.Batch).Result()
 	if err != nil {
 		return store.Record{}, unavailable("peek", err)
 	}
@@ -89,7 +89,7 @@ var confirmation = [...]string{store.Unconfirmed: "0", store.Confirmed: "1", sto
 // checked the request and the server's settings.
 func (s *Store) present(ctx context.Context, req *store.ConsumeRequest, consume bool) (store.Record, error) {
 	at := store.Micro(req.At)
-	atS := fmtInt(at.UnixMicro())
+	atS := fmtInt(store.UnixMicro(at))
 	p := req.Presentation
 	mode, op := "p", "peek"
 	if consume {
@@ -99,7 +99,7 @@ func (s *Store) present(ctx context.Context, req *store.ConsumeRequest, consume 
 	tail := enc(enc(enc(enc(make([]byte, 0, 32+len(p.Identity)+len(p.IP)+len(p.UserAgent)+len(p.Session)),
 		p.Identity), p.IP), p.UserAgent), p.Session)
 	args := make([]interface{}, 0, 25)
-	args = append(args, s.k.tag, req.SecretHash[:], req.State, atS, consumedEntry(at.UnixMicro(), req.ID),
+	args = append(args, s.k.tag, req.SecretHash[:], req.State, atS, consumedEntry(store.UnixMicro(at), req.ID),
 		head, tail, req.Member, req.Purpose, req.Batch, confirmation[req.Confirmation], req.MaxFailures, mode,
 		recordFields[fieldStatus], statusValue(store.StatusConsumed), recordFields[fieldConsumed], atS)
 	for _, f := range consumerFields(&p) {
@@ -127,7 +127,7 @@ func (s *Store) Fail(ctx context.Context, id string, at time.Time, max int) (sto
 	if !store.ValidID(id) {
 		return store.Record{}, store.ErrNotFound
 	}
-	v, err := failScript.Run(ctx, s.c, []string{s.k.record(id), s.k.xc}, fmtInt(micro(at)), max).Result()
+	v, err := failScript.Run(ctx, s.c, []string{s.k.record(id), s.k.xc}, fmtInt(store.UnixMicro(at)), max).Result()
 	if err != nil {
 		return store.Record{}, unavailable("fail", err)
 	}

@@ -17,7 +17,7 @@ func (s *Store) Watermark(ctx context.Context, member string, before time.Time) 
 		return err
 	}
 	field, _ := markFields(member)
-	v, err := watermarkScript.Run(ctx, s.c, []string{s.k.ctl}, field, fmtInt(ceilMicro(before))).Result()
+	v, err := watermarkScript.Run(ctx, s.c, []string{s.k.ctl}, field, fmtInt(store.UnixMicroCeil(before))).Result()
 	return written("watermark", v, err)
 }
 

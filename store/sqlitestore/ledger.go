@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/oncelink/oncelink/store"
 )
@@ -41,7 +40,7 @@ func (s *Store) Append(ctx context.Context, events ...store.Event) error {
 			token = id
 		}
 		p := &e.Presentation
-		if _, err := st.ExecContext(ctx, e.At.UnixMicro(), string(e.Kind), e.Reason, token, e.Member, e.Batch, e.Purpose,
+		if _, err := st.ExecContext(ctx, store.UnixMicro(e.At), string(e.Kind), e.Reason, token, e.Member, e.Batch, e.Purpose,
 			p.Identity, p.IP, p.UserAgent, p.Session, e.Count, e.Actor, e.Detail); err != nil {
 			return unavailable("append", err)
 		}
@@ -161,11 +160,11 @@ func eventsQuery(q *store.EventQuery, after *cursor) (string, []any) {
 		}
 		if !q.Since.IsZero() {
 			b += " AND " + a.at + " >= ?"
-			args = append(args, q.Since.UnixMicro())
+			args = append(args, store.UnixMicroCeil(q.Since))
 		}
 		if !q.Until.IsZero() {
 			b += " AND " + a.at + " < ?"
-			args = append(args, q.Until.UnixMicro())
+			args = append(args, store.UnixMicroCeil(q.Until))
 		}
 		if after != nil {
 			switch {
@@ -242,7 +241,7 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 				return nil, "", err
 			}
 		}
-		e.At, e.Kind, e.Cursor = time.UnixMicro(c.at).UTC(), store.EventKind(kind), c.String()
+		e.At, e.Kind, e.Cursor = store.FromUnixMicro(c.at), store.EventKind(kind), c.String()
 		out = append(out, e)
 		keys = append(keys, c)
 	}

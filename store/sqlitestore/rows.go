@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"database/sql"
 	"fmt"
-	"time"
 
 	"github.com/oncelink/oncelink/store"
 )
@@ -40,8 +39,8 @@ func (x *row) record() (store.Record, error) {
 		Recipient:  x.recipient,
 		SecretHash: [32]byte(x.secret),
 		State:      x.state,
-		IssuedAt:   time.UnixMicro(x.issued).UTC(),
-		ExpiresAt:  time.UnixMicro(x.expires).UTC(),
+		IssuedAt:   store.FromUnixMicro(x.issued),
+		ExpiresAt:  store.FromUnixMicro(x.expires),
 		Seq:        x.seq,
 		Status:     store.Status(x.status),
 		Failures:   int(x.failures),

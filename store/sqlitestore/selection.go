@@ -16,7 +16,7 @@ func (s *Store) Watermark(ctx context.Context, member string, before time.Time) 
 	if err := store.ValidateWatermark(member, before); err != nil {
 		return err
 	}
-	_, err := s.w.ExecContext(ctx, watermarkSQL, member, store.MicroCeil(before).UnixMicro())
+	_, err := s.w.ExecContext(ctx, watermarkSQL, member, store.UnixMicroCeil(before))
 	if err != nil {
 		return unavailable("watermark", err)
 	}
@@ -55,11 +55,7 @@ func (s *Store) WatermarkNow(ctx context.Context, member string) (store.Mark, er
 
 // markOf is a row of marks as a [store.Mark]: before_at 0 is no time.
 func markOf(member string, at, seq int64) store.Mark {
-	m := store.Mark{Member: member, Seq: seq}
-	if at != 0 {
-		m.Before = time.UnixMicro(at).UTC()
-	}
-	return m
+	return store.Mark{Member: member, Before: store.FromUnixMicro(at), Seq: seq}
 }
 
 // Marks implements [store.Tokens].
@@ -122,11 +118,11 @@ func where(f *store.Filter) (string, []any) {
 	}
 	if !f.IssuedFrom.IsZero() {
 		conds = append(conds, "issued_at >= ?")
-		args = append(args, store.MicroCeil(f.IssuedFrom).UnixMicro())
+		args = append(args, store.UnixMicroCeil(f.IssuedFrom))
 	}
 	if !f.IssuedBefore.IsZero() {
 		conds = append(conds, "issued_at < ?")
-		args = append(args, store.MicroCeil(f.IssuedBefore).UnixMicro())
+		args = append(args, store.UnixMicroCeil(f.IssuedBefore))
 	}
 	if f.Consumed {
 		conds = append(conds, "consumed_at IS NOT NULL")
@@ -202,7 +198,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := store.ValidatePurge(before); err != nil {
 		return 0, err
 	}
-	cut := before.UnixMicro()
+	cut := store.UnixMicroCeil(before)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, unavailable("purge", err)

@@ -247,19 +247,21 @@ func formatID(id []byte) (string, error) {
 	return store.FormatID([16]byte(id)), nil
 }
 
-// micro is a time as stored: unix microseconds, NULL for the zero time.
+// micro is a time as stored: unix microseconds ([store.UnixMicro]), NULL
+// for the zero time.
 func micro(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return t.UnixMicro()
+	return store.UnixMicro(t)
 }
 
+// fromMicro is a stored time, NULL for the zero time.
 func fromMicro(n sql.NullInt64) time.Time {
 	if !n.Valid {
 		return time.Time{}
 	}
-	return time.UnixMicro(n.Int64).UTC()
+	return store.FromUnixMicro(n.Int64)
 }
 
 // blob binds b, or NULL when b is nil.

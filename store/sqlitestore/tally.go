@@ -30,7 +30,7 @@ func (s *Store) Batches(ctx context.Context, q store.BatchQuery) ([]store.BatchS
 		if err := rows.Scan(&b.Batch, &b.Links, &first, &last); err != nil {
 			return nil, unavailable("batches", err)
 		}
-		b.FirstIssued, b.LastIssued = time.UnixMicro(first).UTC(), time.UnixMicro(last).UTC()
+		b.FirstIssued, b.LastIssued = store.FromUnixMicro(first), store.FromUnixMicro(last)
 		out = append(out, b)
 	}
 	if err := rows.Err(); err != nil {
@@ -52,7 +52,7 @@ func (s *Store) Tally(ctx context.Context, f store.Filter, at time.Time) (store.
 	}
 	cond, args := where(&f)
 	rows, err := s.r.QueryContext(ctx, tallySQL+cond+" GROUP BY 1",
-		append([]any{at.UnixMicro()}, args...)...)
+		append([]any{store.UnixMicro(at)}, args...)...)
 	if err != nil {
 		return store.Tally{}, unavailable("tally", err)
 	}

@@ -41,7 +41,7 @@ func (s *Store) Insert(ctx context.Context, recs []store.Record) error {
 			state = bytes.Clone(r.State)
 		}
 		args = append(args, id, r.Member, r.Purpose, r.Batch, r.Recipient, secret[:], state,
-			r.IssuedAt.UnixMicro(), r.ExpiresAt.UnixMicro(), nil)
+			store.UnixMicro(r.IssuedAt), store.UnixMicro(r.ExpiresAt), nil)
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -116,11 +116,7 @@ type probe struct {
 // and a hold if any covers it.
 func (p *probe) guards(member string) *store.Guards {
 	mark := func(m string, at, seq sql.NullInt64) store.Mark {
-		var before time.Time
-		if at.Int64 != 0 {
-			before = time.UnixMicro(at.Int64).UTC()
-		}
-		return store.Mark{Member: m, Before: before, Seq: seq.Int64}
+		return store.Mark{Member: m, Before: store.FromUnixMicro(at.Int64), Seq: seq.Int64}
 	}
 	var holds []store.Hold
 	if p.frozen {
@@ -184,7 +180,7 @@ func (s *Store) Peek(ctx context.Context, req store.ConsumeRequest) (store.Recor
 
 // consumeArgs are the arguments of consumeSQL.
 func consumeArgs(id []byte, req *store.ConsumeRequest) []any {
-	at := req.At.UnixMicro()
+	at := store.UnixMicro(req.At)
 	secret := req.SecretHash
 	p := &req.Presentation
 	mismatched := 0
@@ -270,7 +266,7 @@ func (s *Store) settle(ctx context.Context, id []byte, req *store.ConsumeRequest
 	if req.Confirmation == store.Mismatched {
 		n = 1
 	}
-	recs, uerr := queryRecords(tx.StmtContext(ctx, s.fail).QueryContext(ctx, n, req.MaxFailures, req.At.UnixMicro(), id))
+	recs, uerr := queryRecords(tx.StmtContext(ctx, s.fail).QueryContext(ctx, n, req.MaxFailures, store.UnixMicro(req.At), id))
 	if uerr != nil || len(recs) != 1 {
 		return store.Record{}, unavailable("consume", errors.Join(uerr, errors.New("the record vanished")))
 	}

@@ -59,6 +59,9 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CanceledContext", testCanceledContext},
 		{"InvalidRequest", testInvalidRequest},
 		{"SubMicrosecondBounds", testSubMicrosecondBounds},
+		{"SubMicrosecondPurge", testSubMicrosecondPurge},
+		{"SubMicrosecondWindow", testSubMicrosecondWindow},
+		{"CountersSubMicrosecondPurge", testCountersSubMicrosecondPurge},
 		{"LedgerMixedPaging", testLedgerMixedPaging},
 		{"ConsumeClaims", testConsumeClaims},
 		{"Mismatch", testMismatch},
@@ -1231,6 +1234,79 @@ func testSubMicrosecondBounds(t *testing.T, s store.Store) {
 	wantErr(t, "Watermark", s.Watermark(ctx, "sub", half), nil)
 	_, err = s.Peek(ctx, tk.req(now()))
 	wantErr(t, "Peek under a watermark half a microsecond later", err, store.ErrRevoked)
+}
+
+// testSubMicrosecondPurge checks that a cut-off of Purge finer than a
+// microsecond is compared exactly with expiries and ledger times, which
+// stores keep to the microsecond: what ended at E is kept by a cut-off at
+// E and purged by one half a microsecond later.
+func testSubMicrosecondPurge(t *testing.T, s store.Store) {
+	exp := now().Add(time.Hour)
+	tk := mk(t, "sub", expires(exp))
+	insert(t, s, tk)
+	wantErr(t, "Append", s.Append(ctx, store.Event{At: exp, Kind: store.EventRefused, Reason: "sub", Member: "sub"}), nil)
+	refused := store.EventQuery{Member: "sub", Kinds: []store.EventKind{store.EventRefused}}
+	for _, tc := range []struct {
+		name string
+		cut  time.Time
+		want int64
+	}{
+		{"half a microsecond before", exp.Add(-500 * time.Nanosecond), 0},
+		{"at the same microsecond", exp, 0},
+		{"half a microsecond after", exp.Add(500 * time.Nanosecond), 1},
+	} {
+		n, err := s.Purge(ctx, tc.cut)
+		wantErr(t, "Purge "+tc.name, err, nil)
+		if n != tc.want {
+			t.Fatalf("Purge %s the expiry deleted %d records, want %d", tc.name, n, tc.want)
+		}
+		_, err = s.Get(ctx, tk.ID)
+		evs, _, err2 := s.Events(ctx, refused)
+		wantErr(t, "Events", err2, nil)
+		if tc.want == 0 && (err != nil || len(evs) != 1) {
+			t.Fatalf("Purge %s the expiry: Get = %v, %d ledger entries; want the record and its entry kept", tc.name, err, len(evs))
+		}
+		if tc.want == 1 && (!errors.Is(err, store.ErrNotFound) || len(evs) != 0) {
+			t.Fatalf("Purge %s the expiry: Get = %v, %d ledger entries; want both purged", tc.name, err, len(evs))
+		}
+	}
+}
+
+// testSubMicrosecondWindow checks that the bounds of an event query finer
+// than a microsecond are compared exactly with ledger times kept to the
+// microsecond, for appended and derived entries alike: Since selects
+// entries at or after it, Until entries strictly before it.
+func testSubMicrosecondWindow(t *testing.T, s store.Store) {
+	at := now().Add(-time.Minute)
+	tk := mk(t, "sub", batch("sub"), issued(at))
+	insert(t, s, tk)
+	wantErr(t, "Append", s.Append(ctx, store.Event{At: at, Kind: store.EventRefused, Reason: "sub", Batch: "sub"}), nil)
+	half := 500 * time.Nanosecond
+	for _, tc := range []struct {
+		name         string
+		since, until time.Time
+		want         int
+	}{
+		{"since the same microsecond", at, time.Time{}, 2},
+		{"since half a microsecond later", at.Add(half), time.Time{}, 0},
+		{"since half a microsecond earlier", at.Add(-half), time.Time{}, 2},
+		{"until the same microsecond", time.Time{}, at, 0},
+		{"until half a microsecond later", time.Time{}, at.Add(half), 2},
+		{"until half a microsecond earlier", time.Time{}, at.Add(-half), 0},
+		{"within a microsecond around", at.Add(-half), at.Add(half), 2},
+	} {
+		for _, kinds := range [][]store.EventKind{nil, {store.EventIssued}, {store.EventRefused}} {
+			want := tc.want
+			if kinds != nil {
+				want /= 2
+			}
+			evs, _, err := s.Events(ctx, store.EventQuery{Batch: "sub", Kinds: kinds, Since: tc.since, Until: tc.until})
+			wantErr(t, "Events "+tc.name, err, nil)
+			if len(evs) != want {
+				t.Fatalf("Events %s, kinds %v: %d entries, want %d", tc.name, kinds, len(evs), want)
+			}
+		}
+	}
 }
 
 // testLedgerMixedPaging pages through derived and appended entries that
