@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oncelink/oncelink/internal/teststores"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/memstore"
 	"github.com/oncelink/oncelink/store/storetest"
@@ -60,7 +61,7 @@ func BenchmarkConsume(b *testing.B) {
 func BenchmarkInsert100k(b *testing.B) {
 	const n = 100000
 	b.Run("oncelink", func(b *testing.B) { storetest.BenchInsert(b, memstore.New(), n) })
-	b.Run("mintbatch", func(b *testing.B) { storetest.BenchMintBatch(b, memstore.New(), n) })
+	b.Run("mintbatch", func(b *testing.B) { teststores.BenchMintBatch(b, memstore.New(), n) })
 	b.Run("raw", func(b *testing.B) {
 		b.StopTimer()
 		for i := 0; i < b.N; i++ {

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/oncelink/oncelink/internal/teststores"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/storetest"
 )
@@ -146,7 +147,7 @@ func BenchmarkInsert100k(b *testing.B) {
 		}
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 	})
-	b.Run("mintbatch", func(b *testing.B) { storetest.BenchMintBatch(b, s, n) })
+	b.Run("mintbatch", func(b *testing.B) { teststores.BenchMintBatch(b, s, n) })
 	b.Run("raw", func(b *testing.B) {
 		b.StopTimer()
 		for i := 0; i < b.N; i++ {

@@ -66,20 +66,7 @@ func wantUnavailable(t *testing.T, s *postgresstore.Store, deadline time.Duratio
 		{"Ping", s.Ping},
 	}
 	for _, op := range ops {
-		ctx, cancel := context.WithTimeout(context.Background(), deadline)
-		start := time.Now()
-		err := op.fn(ctx)
-		took := time.Since(start)
-		cancel()
-		if !errors.Is(err, store.ErrUnavailable) {
-			t.Errorf("%s: %v, want ErrUnavailable", op.name, err)
-		}
-		if store.IsOutcome(err) {
-			t.Errorf("%s: a failure looks like a check outcome: %v", op.name, err)
-		}
-		if took > deadline+2*time.Second {
-			t.Errorf("%s took %v with a deadline of %v", op.name, took, deadline)
-		}
+		storetest.WantUnavailable(t, op.name, deadline, op.fn)
 	}
 }
 

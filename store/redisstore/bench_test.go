@@ -8,6 +8,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/oncelink/oncelink/internal/teststores"
 	"github.com/oncelink/oncelink/store/storetest"
 )
 
@@ -68,7 +69,7 @@ func BenchmarkInsert100k(b *testing.B) {
 	})
 	b.Run("mintbatch", func(b *testing.B) {
 		s, _, _ := newStore(b)
-		storetest.BenchMintBatch(b, s, n)
+		teststores.BenchMintBatch(b, s, n)
 	})
 	// raw: one pipeline of HSETs of the same fields, nothing else: no index,
 	// no ledger, no expiry, no duplicate check.

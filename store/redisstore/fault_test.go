@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,11 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oncelink/oncelink/internal/testenv"
 	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/store/storetest"
 )
 
 // These tests break the connection to Redis in real ways: a closed port, a
@@ -93,62 +92,32 @@ func realStore(t *testing.T, c *goredis.Client) *Store {
 	return s
 }
 
-type link struct {
-	rec store.Record
-	req store.ConsumeRequest
-}
-
-func newLinks(t *testing.T, n int, member string) []link {
+// newLinks returns n links of batch "fault" for members "<member>-<i>",
+// issued now.
+func newLinks(t *testing.T, n int, member string) []storetest.Link {
 	t.Helper()
 	now := store.Micro(time.Now())
-	out := make([]link, n)
+	out := make([]storetest.Link, n)
 	for i := range out {
-		secret := make([]byte, 32)
-		if _, err := rand.Read(secret); err != nil {
-			t.Fatal(err)
-		}
-		id, err := uuid.NewV7()
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := sha256.Sum256(secret)
-		out[i].rec = store.Record{ID: id.String(), Member: fmt.Sprintf("%s-%d", member, i), Purpose: "login",
-			Batch: "fault", SecretHash: h, IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
-		out[i].req = store.ConsumeRequest{ID: out[i].rec.ID, SecretHash: h, At: now, Member: out[i].rec.Member, Purpose: "login", Batch: "fault"}
+		out[i] = storetest.NewLink(t, fmt.Sprintf("%s-%d", member, i))
+		out[i].Batch, out[i].IssuedAt, out[i].ExpiresAt = "fault", now, now.Add(time.Hour)
 	}
 	return out
 }
 
-func records(ls []link) []store.Record {
+func records(ls []storetest.Link) []store.Record {
 	out := make([]store.Record, len(ls))
 	for i := range ls {
-		out[i] = ls[i].rec
+		out[i] = ls[i].Record
 	}
 	return out
-}
-
-// bounded runs op under a deadline and checks that it fails with
-// ErrUnavailable in reasonable time after the deadline.
-func bounded(t *testing.T, what string, deadline time.Duration, op func(ctx context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	start := time.Now()
-	err := op(ctx)
-	took := time.Since(start)
-	if !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("%s: got %v, want ErrUnavailable", what, err)
-	}
-	if slack := deadline + time.Second; took > slack {
-		t.Fatalf("%s took %v, more than the %v deadline allows", what, took, deadline)
-	}
 }
 
 // unreachable checks every operation against a client that cannot reach a
 // server, and that New fails cleanly.
 func unreachable(t *testing.T, c *goredis.Client) {
 	const deadline = 500 * time.Millisecond
-	bounded(t, "New", deadline, func(ctx context.Context) error {
+	storetest.WantUnavailable(t, "New", deadline, func(ctx context.Context) error {
 		s, err := New(ctx, c, WithPrefix(testPrefix(t)))
 		if s != nil {
 			t.Error("New returned a store with its error")
@@ -157,18 +126,18 @@ func unreachable(t *testing.T, c *goredis.Client) {
 	})
 	s := build(c, &config{prefix: testPrefix(t), retention: DefaultRetention})
 	ls := newLinks(t, 3, "down")
-	bounded(t, "Insert", deadline, func(ctx context.Context) error { return s.Insert(ctx, records(ls)) })
-	bounded(t, "Consume", deadline, func(ctx context.Context) error { _, err := s.Consume(ctx, ls[0].req); return err })
-	bounded(t, "Peek", deadline, func(ctx context.Context) error { _, err := s.Peek(ctx, ls[0].req); return err })
-	bounded(t, "Get", deadline, func(ctx context.Context) error { _, err := s.Get(ctx, ls[0].rec.ID); return err })
-	bounded(t, "Revoke", deadline, func(ctx context.Context) error {
+	storetest.WantUnavailable(t, "Insert", deadline, func(ctx context.Context) error { return s.Insert(ctx, records(ls)) })
+	storetest.WantUnavailable(t, "Consume", deadline, func(ctx context.Context) error { _, err := s.Consume(ctx, ls[0].Request(time.Now())); return err })
+	storetest.WantUnavailable(t, "Peek", deadline, func(ctx context.Context) error { _, err := s.Peek(ctx, ls[0].Request(time.Now())); return err })
+	storetest.WantUnavailable(t, "Get", deadline, func(ctx context.Context) error { _, err := s.Get(ctx, ls[0].ID); return err })
+	storetest.WantUnavailable(t, "Revoke", deadline, func(ctx context.Context) error {
 		_, err := s.Revoke(ctx, store.Filter{All: true}, time.Now())
 		return err
 	})
-	bounded(t, "Freeze", deadline, func(ctx context.Context) error {
+	storetest.WantUnavailable(t, "Freeze", deadline, func(ctx context.Context) error {
 		return s.Freeze(ctx, store.Hold{Scope: store.ScopeGlobal, Since: time.Now()})
 	})
-	bounded(t, "Ping", deadline, s.Ping)
+	storetest.WantUnavailable(t, "Ping", deadline, s.Ping)
 }
 
 func TestFaultClosedPort(t *testing.T) {
@@ -226,23 +195,23 @@ func TestFaultPausedServer(t *testing.T) {
 		t.Fatalf("CLIENT PAUSE: %v", err)
 	}
 	t.Cleanup(func() { admin.Do(context.Background(), "CLIENT", "UNPAUSE") })
-	bounded(t, "Consume on a paused server", 200*time.Millisecond, func(ctx context.Context) error {
-		_, err := s.Consume(ctx, ls[0].req)
+	storetest.WantUnavailable(t, "Consume on a paused server", 200*time.Millisecond, func(ctx context.Context) error {
+		_, err := s.Consume(ctx, ls[0].Request(time.Now()))
 		return err
 	})
-	bounded(t, "Insert on a paused server", 200*time.Millisecond, func(ctx context.Context) error {
+	storetest.WantUnavailable(t, "Insert on a paused server", 200*time.Millisecond, func(ctx context.Context) error {
 		return s.Insert(ctx, records(ls[1:]))
 	})
 	if err := admin.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
 		t.Fatalf("CLIENT UNPAUSE: %v", err)
 	}
-	if _, err := s.Consume(ctx, ls[0].req); err != nil {
+	if _, err := s.Consume(ctx, ls[0].Request(time.Now())); err != nil {
 		t.Fatalf("Consume after the pause: %v", err)
 	}
-	if _, err := s.Consume(ctx, ls[0].req); !errors.Is(err, store.ErrUsed) {
+	if _, err := s.Consume(ctx, ls[0].Request(time.Now())); !errors.Is(err, store.ErrUsed) {
 		t.Fatalf("second Consume after the pause: %v, want ErrUsed", err)
 	}
-	if _, err := s.Get(ctx, ls[1].rec.ID); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Get(ctx, ls[1].ID); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("the insert that timed out during the pause left a record: %v", err)
 	}
 }
@@ -310,7 +279,7 @@ func killedConnections(t *testing.T, retries int) {
 			wg.Add(1)
 			go func(i, r int) {
 				defer wg.Done()
-				req := ls[i].req
+				req := ls[i].Request(time.Now())
 				req.Presentation.Session = fmt.Sprintf("s-%d", r)
 				_, err := s.Consume(ctx, req)
 				switch {
@@ -337,7 +306,7 @@ func killedConnections(t *testing.T, retries int) {
 		if w > 1 {
 			t.Fatalf("link %d consumed %d times", i, w)
 		}
-		r, err := s.Get(ctx, ls[i].rec.ID)
+		r, err := s.Get(ctx, ls[i].ID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -350,7 +319,7 @@ func killedConnections(t *testing.T, retries int) {
 	if err := s.Insert(ctx, records(fresh)); err != nil {
 		t.Fatalf("Insert after the kills: %v", err)
 	}
-	if _, err := s.Consume(ctx, fresh[0].req); err != nil {
+	if _, err := s.Consume(ctx, fresh[0].Request(time.Now())); err != nil {
 		t.Fatalf("Consume after the kills: %v", err)
 	}
 }
@@ -399,7 +368,7 @@ func TestFaultRestart(t *testing.T) {
 	if err := s.Insert(ctx, records(before)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Consume(ctx, before[0].req); err != nil {
+	if _, err := s.Consume(ctx, before[0].Request(time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	if err := admin.Do(ctx, "SHUTDOWN", "NOSAVE").Err(); err != nil && !isClosed(err) {
@@ -410,13 +379,13 @@ func TestFaultRestart(t *testing.T) {
 	}
 
 	down := newLinks(t, 1, "down")
-	bounded(t, "Insert while down", time.Second, func(ctx context.Context) error { return s.Insert(ctx, records(down)) })
-	bounded(t, "Consume while down", time.Second, func(ctx context.Context) error {
-		_, err := s.Consume(ctx, before[1].req)
+	storetest.WantUnavailable(t, "Insert while down", time.Second, func(ctx context.Context) error { return s.Insert(ctx, records(down)) })
+	storetest.WantUnavailable(t, "Consume while down", time.Second, func(ctx context.Context) error {
+		_, err := s.Consume(ctx, before[1].Request(time.Now()))
 		return err
 	})
-	bounded(t, "Peek while down", time.Second, func(ctx context.Context) error {
-		_, err := s.Peek(ctx, before[1].req)
+	storetest.WantUnavailable(t, "Peek while down", time.Second, func(ctx context.Context) error {
+		_, err := s.Peek(ctx, before[1].Request(time.Now()))
 		return err
 	})
 
@@ -431,7 +400,7 @@ func TestFaultRestart(t *testing.T) {
 	// included: the store refuses every link, and every mint, as damaged,
 	// since the freezes and watermarks it held are gone.
 	for i, l := range before {
-		if _, err := s.Consume(ctx, l.req); !errors.Is(err, ErrDamaged) || !errors.Is(err, store.ErrUnavailable) {
+		if _, err := s.Consume(ctx, l.Request(time.Now())); !errors.Is(err, ErrDamaged) || !errors.Is(err, store.ErrUnavailable) {
 			t.Fatalf("Consume of link %d minted before the restart: %v, want ErrDamaged", i, err)
 		}
 	}
@@ -448,7 +417,7 @@ func TestFaultRestart(t *testing.T) {
 	if err := s.Insert(ctx, records(after)); err != nil {
 		t.Fatalf("Insert after the restart: %v", err)
 	}
-	if _, err := s.Consume(ctx, after[len(after)-1].req); err != nil {
+	if _, err := s.Consume(ctx, after[len(after)-1].Request(time.Now())); err != nil {
 		t.Fatalf("Consume after the restart: %v", err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/oncelink/oncelink/internal/testenv"
 	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/store/storetest"
 )
 
 // ownServer starts a redis-server of the test's own, on a free port, with
@@ -71,14 +72,14 @@ func ownServer(t *testing.T, conf ...string) *goredis.Client {
 
 // guardedLinks inserts 20 links: ten in a frozen batch, ten of members with a
 // watermark after their issue.
-func guardedLinks(t *testing.T, s *Store) []link {
+func guardedLinks(t *testing.T, s *Store) []storetest.Link {
 	t.Helper()
 	ctx := context.Background()
 	frozen := newLinks(t, 10, "frozen")
 	marked := newLinks(t, 10, "marked")
 	for i := range frozen {
-		frozen[i].rec.Batch = "held"
-		marked[i].rec.Batch = "other"
+		frozen[i].Batch = "held"
+		marked[i].Batch = "other"
 	}
 	all := append(frozen, marked...)
 	if err := s.Insert(ctx, records(all)); err != nil {
@@ -88,12 +89,12 @@ func guardedLinks(t *testing.T, s *Store) []link {
 		t.Fatal(err)
 	}
 	for _, l := range marked {
-		if err := s.Watermark(ctx, l.rec.Member, l.rec.IssuedAt.Add(time.Microsecond)); err != nil {
+		if err := s.Watermark(ctx, l.Member, l.IssuedAt.Add(time.Microsecond)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, l := range all {
-		if _, err := s.Peek(ctx, l.req); err == nil {
+		if _, err := s.Peek(ctx, l.Request(time.Now())); err == nil {
 			t.Fatalf("a guarded link is consumable before any eviction")
 		}
 	}
@@ -102,7 +103,7 @@ func guardedLinks(t *testing.T, s *Store) []link {
 
 // fill writes junk until the store's control key is evicted, reading the
 // records meanwhile so that they stay recently used.
-func fill(t *testing.T, c *goredis.Client, s *Store, ls []link) {
+func fill(t *testing.T, c *goredis.Client, s *Store, ls []storetest.Link) {
 	t.Helper()
 	ctx := context.Background()
 	junk := strings.Repeat("x", 4096)
@@ -112,7 +113,7 @@ func fill(t *testing.T, c *goredis.Client, s *Store, ls []link) {
 		}
 		if i%64 == 0 {
 			for _, l := range ls {
-				c.HGet(ctx, s.k.record(l.rec.ID), recordFields[fieldStatus])
+				c.HGet(ctx, s.k.record(l.ID), recordFields[fieldStatus])
 			}
 			if n, _ := c.Exists(ctx, s.k.ctl).Result(); n == 0 {
 				return
@@ -137,10 +138,10 @@ func TestEvictedControlKey(t *testing.T) {
 	fill(t, c, s, ls)
 	accepted, survived := 0, 0
 	for _, l := range ls {
-		if n, _ := c.Exists(context.Background(), s.k.record(l.rec.ID)).Result(); n == 1 {
+		if n, _ := c.Exists(context.Background(), s.k.record(l.ID)).Result(); n == 1 {
 			survived++
 		}
-		_, err := s.Consume(context.Background(), l.req)
+		_, err := s.Consume(context.Background(), l.Request(time.Now()))
 		switch {
 		case err == nil:
 			accepted++
@@ -170,22 +171,22 @@ func TestEvictionPolicyChanged(t *testing.T) {
 	if err := s.Insert(ctx, records(ls)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Consume(ctx, ls[0].req); err != nil {
+	if _, err := s.Consume(ctx, ls[0].Request(time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Consume(ctx, ls[1].req); !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, ErrUnsafeServer) {
+	if _, err := s.Consume(ctx, ls[1].Request(time.Now())); !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, ErrUnsafeServer) {
 		t.Fatalf("consume after the policy became allkeys-lru: %v, want ErrUnavailable and ErrUnsafeServer", err)
 	}
-	if _, err := s.Peek(ctx, ls[1].req); !errors.Is(err, ErrUnsafeServer) {
+	if _, err := s.Peek(ctx, ls[1].Request(time.Now())); !errors.Is(err, ErrUnsafeServer) {
 		t.Fatalf("peek after the policy became allkeys-lru: %v", err)
 	}
 	if err := c.ConfigSet(ctx, "maxmemory-policy", "volatile-lru").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Consume(ctx, ls[1].req); err != nil {
+	if _, err := s.Consume(ctx, ls[1].Request(time.Now())); err != nil {
 		t.Fatalf("consume after the policy is safe again: %v", err)
 	}
 }
@@ -225,23 +226,23 @@ func TestControlKeyLost(t *testing.T) {
 			t.Fatalf("%s on a damaged store: %v, want ErrDamaged and ErrUnavailable", what, err)
 		}
 	}
-	_, err = s.Consume(ctx, ls[0].req)
+	_, err = s.Consume(ctx, ls[0].Request(time.Now()))
 	damaged("Consume", err)
-	_, err = s.Peek(ctx, ls[0].req)
+	_, err = s.Peek(ctx, ls[0].Request(time.Now()))
 	damaged("Peek", err)
 	for _, conf := range []store.Confirmation{store.Confirmed, store.Mismatched} {
-		req := ls[0].req
+		req := ls[0].Request(time.Now())
 		req.Confirmation, req.MaxFailures = conf, 1
 		_, err = s.Consume(ctx, req)
 		damaged(fmt.Sprintf("Consume with confirmation %d", conf), err)
 		_, err = s.Peek(ctx, req)
 		damaged(fmt.Sprintf("Peek with confirmation %d", conf), err)
 	}
-	if f, _ := c.HGet(ctx, s.k.record(ls[0].rec.ID), recordFields[fieldFailures]).Result(); f != "" {
+	if f, _ := c.HGet(ctx, s.k.record(ls[0].ID), recordFields[fieldFailures]).Result(); f != "" {
 		t.Fatalf("a refusal of a damaged store counted failures: %q", f)
 	}
 	unknown := newLinks(t, 1, "unknown")[0]
-	_, err = s.Consume(ctx, unknown.req)
+	_, err = s.Consume(ctx, unknown.Request(time.Now()))
 	damaged("Consume of an unknown link", err)
 	_, err = s.Hit(ctx, "lost/addr/a@example.org", time.Hour, time.Now())
 	damaged("Hit", err)
@@ -269,7 +270,7 @@ func TestControlKeyLost(t *testing.T) {
 		t.Fatalf("New(RepairControl): %v", err)
 	}
 	for _, l := range ls {
-		if _, err := r.Consume(ctx, l.req); !errors.Is(err, store.ErrRevoked) {
+		if _, err := r.Consume(ctx, l.Request(time.Now())); !errors.Is(err, store.ErrRevoked) {
 			t.Fatalf("a link recorded before the repair: %v, want ErrRevoked", err)
 		}
 	}
@@ -277,7 +278,7 @@ func TestControlKeyLost(t *testing.T) {
 	if err := r.Insert(ctx, records(fresh)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Consume(ctx, fresh[0].req); err != nil {
+	if _, err := r.Consume(ctx, fresh[0].Request(time.Now())); err != nil {
 		t.Fatalf("a link minted after the repair: %v", err)
 	}
 	if n, err := r.Hit(ctx, "lost/addr/a@example.org", time.Hour, time.Now()); err != nil || n != 1 {

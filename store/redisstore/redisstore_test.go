@@ -3,14 +3,12 @@ package redisstore_test
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/uuid"
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oncelink/oncelink/internal/testenv"
@@ -135,20 +133,13 @@ func TestPersistenceCheck(t *testing.T) {
 	}
 }
 
+// mkRecord makes a link of member in batch with the given times, and the
+// request that presents it at its issue time.
 func mkRecord(t testing.TB, member, batch string, issued, expires time.Time) (store.Record, store.ConsumeRequest) {
 	t.Helper()
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		t.Fatal(err)
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.Sum256(secret)
-	r := store.Record{ID: id.String(), Member: member, Purpose: "login", Batch: batch, Recipient: member + "@example.org",
-		SecretHash: h, IssuedAt: issued, ExpiresAt: expires}
-	return r, store.ConsumeRequest{ID: r.ID, SecretHash: h, At: issued, Member: member, Purpose: "login", Batch: batch}
+	l := storetest.NewLink(t, member)
+	l.Batch, l.Recipient, l.IssuedAt, l.ExpiresAt = batch, member+"@example.org", issued, expires
+	return l.Record, l.Request(issued)
 }
 
 // TestKeyExpiry checks that a record's key expires with its token plus the

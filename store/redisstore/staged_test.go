@@ -9,6 +9,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/store/storetest"
 )
 
 // stageWithoutCommit writes the chunks of a staged Insert and stops where a
@@ -63,17 +64,17 @@ func TestStagedInsertInvisible(t *testing.T) {
 	if n, err := s.Revoke(ctx, f, time.Now()); err != nil || n != 0 {
 		t.Fatalf("Revoke of an uncommitted insert = %d, %v", n, err)
 	}
-	for _, l := range []link{ls[0], ls[len(ls)-1]} {
-		if _, err := s.Get(ctx, l.rec.ID); !errors.Is(err, store.ErrNotFound) {
+	for _, l := range []storetest.Link{ls[0], ls[len(ls)-1]} {
+		if _, err := s.Get(ctx, l.ID); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Get of an uncommitted record: %v", err)
 		}
-		if _, err := s.Peek(ctx, l.req); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Peek(ctx, l.Request(time.Now())); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Peek of an uncommitted record: %v", err)
 		}
-		if _, err := s.Consume(ctx, l.req); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Consume(ctx, l.Request(time.Now())); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Consume of an uncommitted record: %v", err)
 		}
-		if _, err := s.Fail(ctx, l.rec.ID, time.Now(), 5); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.Fail(ctx, l.ID, time.Now(), 5); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("Fail of an uncommitted record: %v", err)
 		}
 	}
@@ -81,7 +82,7 @@ func TestStagedInsertInvisible(t *testing.T) {
 	if _, err := s.Purge(ctx, time.Now().Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := c.Exists(ctx, s.k.record(ls[0].rec.ID)).Result(); n != 1 {
+	if n, _ := c.Exists(ctx, s.k.record(ls[0].ID)).Result(); n != 1 {
 		t.Fatal("Purge removed the records of an Insert still in progress")
 	}
 	// An hour later, it does, and the Insert can no longer commit.
@@ -92,7 +93,7 @@ func TestStagedInsertInvisible(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range ls {
-		if n, _ := c.Exists(ctx, s.k.record(l.rec.ID)).Result(); n != 0 {
+		if n, _ := c.Exists(ctx, s.k.record(l.ID)).Result(); n != 0 {
 			t.Fatal("Purge left a record of an abandoned insert")
 		}
 	}
@@ -125,8 +126,8 @@ func TestStagedInsertCommits(t *testing.T) {
 	if err := s.Insert(ctx, records(ls)); err != nil {
 		t.Fatal(err)
 	}
-	first, _ := s.Get(ctx, ls[0].rec.ID)
-	last, _ := s.Get(ctx, ls[len(ls)-1].rec.ID)
+	first, _ := s.Get(ctx, ls[0].ID)
+	last, _ := s.Get(ctx, ls[len(ls)-1].ID)
 	if first.Seq == 0 || first.Seq != last.Seq {
 		t.Fatalf("sequence numbers %d and %d, want one number for the Insert", first.Seq, last.Seq)
 	}
@@ -134,7 +135,7 @@ func TestStagedInsertCommits(t *testing.T) {
 	if err != nil || len(bs) != 1 || bs[0].Links != int64(len(ls)) {
 		t.Fatalf("Batches = %+v, %v", bs, err)
 	}
-	if _, err := s.Consume(ctx, ls[len(ls)-1].req); err != nil {
+	if _, err := s.Consume(ctx, ls[len(ls)-1].Request(time.Now())); err != nil {
 		t.Fatal(err)
 	}
 	if n, _ := c.ZCard(ctx, s.k.px).Result(); n != 0 {

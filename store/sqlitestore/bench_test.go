@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/oncelink/oncelink/internal/teststores"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/sqlitestore"
 	"github.com/oncelink/oncelink/store/storetest"
@@ -101,7 +102,7 @@ func BenchmarkInsert100k(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer s.Close()
-		storetest.BenchMintBatch(b, s, n)
+		teststores.BenchMintBatch(b, s, n)
 	})
 	b.Run("raw", func(b *testing.B) {
 		db := rawDB(b, `CREATE TABLE t (id BLOB NOT NULL PRIMARY KEY, member TEXT NOT NULL, purpose TEXT NOT NULL,

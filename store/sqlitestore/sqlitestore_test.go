@@ -3,7 +3,6 @@ package sqlitestore_test
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
@@ -18,8 +17,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/sqlitestore"
@@ -51,19 +48,9 @@ func TestConformance(t *testing.T) {
 // token makes a valid record and the request that consumes it.
 func token(t testing.TB, member string) (store.Record, store.ConsumeRequest) {
 	t.Helper()
-	secret := make([]byte, 32)
-	if _, err := rand.Read(secret); err != nil {
-		t.Fatal(err)
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := store.Micro(time.Now())
-	h := sha256.Sum256(secret)
-	r := store.Record{ID: id.String(), Member: member, Purpose: "login", Batch: "b", Recipient: member + "@example.org",
-		SecretHash: h, IssuedAt: n.Add(-time.Minute), ExpiresAt: n.Add(2 * time.Hour)}
-	return r, store.ConsumeRequest{ID: r.ID, SecretHash: h, At: n, Member: r.Member, Purpose: r.Purpose, Batch: r.Batch}
+	l := storetest.NewLink(t, member)
+	l.Batch, l.Recipient = "b", member+"@example.org"
+	return l.Record, l.Request(store.Micro(time.Now()))
 }
 
 // Environment of the helper processes.
