@@ -23,6 +23,11 @@
 // deadline. [BenchConsume], [BenchInsert], [Parallel] and [Shuffled]
 // measure a store against the floor its benchmarks set beside it.
 //
+// The suite tests itself as testing/fstest does: its own tests run it
+// against stores that each break one rule (a wrong outcome, two winners
+// of one link, a hold ignored, a cut-off rounded down, a canceled context
+// ignored) and check that it reports each.
+//
 // # Security considerations
 //
 // The suite is the proof behind the store contract: single use under
