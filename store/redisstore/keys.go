@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 
@@ -263,11 +264,15 @@ func parseExpiryMember(m string) (expiry, bool) {
 // positions of their values in the reply of guards(), the kind of an
 // appended ledger entry, and the builders of the keys named by a value.
 var luaLayout = func() string {
-	pos := []string{"F_MEMBER", "F_PURPOSE", "F_BATCH", "F_RECIPIENT", "F_SECRET", "F_STATE", "F_ISSUED",
-		"F_EXPIRES", "F_STATUS", "F_FAILURES", "F_CONSUMED", "F_REVOKED", "F_IDENTITY", "F_IP", "F_AGENT",
-		"F_SESSION", "F_SEQ", "F_STAGED"}
-	if len(pos) != len(recordFields) {
-		panic("redisstore: the Lua field positions do not match recordFields")
+	pos := []string{
+		fieldMember: "F_MEMBER", fieldPurpose: "F_PURPOSE", fieldBatch: "F_BATCH", fieldRecipient: "F_RECIPIENT",
+		fieldSecret: "F_SECRET", fieldState: "F_STATE", fieldIssued: "F_ISSUED", fieldExpires: "F_EXPIRES",
+		fieldStatus: "F_STATUS", fieldFailures: "F_FAILURES", fieldConsumed: "F_CONSUMED", fieldRevoked: "F_REVOKED",
+		fieldIdentity: "F_IDENTITY", fieldIP: "F_IP", fieldAgent: "F_AGENT", fieldSession: "F_SESSION",
+		fieldSeq: "F_SEQ", fieldStaged: "F_STAGED",
+	}
+	if len(pos) != len(recordFields) || slices.Contains(pos, "") {
+		panic("redisstore: a field of recordFields has no name in Lua")
 	}
 	nums := make([]string, len(pos))
 	for i := range pos {
