@@ -9,7 +9,7 @@ import (
 
 	"github.com/oncelink/oncelink/admin"
 	"github.com/oncelink/oncelink/store"
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 	"github.com/oncelink/oncelink/store/storetest"
 )
 
@@ -32,7 +32,7 @@ func FuzzHTTP(f *testing.F) {
 		if path != "/revoke" && path != "/freeze" {
 			return
 		}
-		st := memory.New()
+		st := memstore.New()
 		recs, _ := storetest.Tokens(t, 3, "b")
 		if err := st.Insert(context.Background(), recs); err != nil {
 			t.Fatal(err)

@@ -63,20 +63,20 @@ func main() {
 	runs := []run{
 		{"./token", "^Benchmark(Mint|Parse)$", "20000x", n},
 		{"./verify", "^Benchmark(Consume|Outgoing)$", "20000x", n},
-		{"./store/memory", "^BenchmarkConsume$", "200000x", n},
-		{"./store/memory", "^BenchmarkInsert100k$", "1x", n},
-		{"./store/memory", "^BenchmarkWatermark$", "100000x", n},
-		{"./store/memory", "^BenchmarkBytesPerToken$", "1x", 1},
-		{"./store/sqlite", "^BenchmarkConsume$", "2000x", n},
-		{"./store/sqlite", "^BenchmarkInsert100k$", "1x", n},
-		{"./store/postgres", "^BenchmarkConsume$", "2000x", n},
-		{"./store/postgres", "^BenchmarkInsert100k$", "1x", n},
-		{"./store/postgres", "^BenchmarkRevokeBatch$", "1x", n},
-		{"./store/postgres", "^BenchmarkWatermark$", "200x", n},
+		{"./store/memstore", "^BenchmarkConsume$", "200000x", n},
+		{"./store/memstore", "^BenchmarkInsert100k$", "1x", n},
+		{"./store/memstore", "^BenchmarkWatermark$", "100000x", n},
+		{"./store/memstore", "^BenchmarkBytesPerToken$", "1x", 1},
+		{"./store/sqlitestore", "^BenchmarkConsume$", "2000x", n},
+		{"./store/sqlitestore", "^BenchmarkInsert100k$", "1x", n},
+		{"./store/postgresstore", "^BenchmarkConsume$", "2000x", n},
+		{"./store/postgresstore", "^BenchmarkInsert100k$", "1x", n},
+		{"./store/postgresstore", "^BenchmarkRevokeBatch$", "1x", n},
+		{"./store/postgresstore", "^BenchmarkWatermark$", "200x", n},
 		{"./store/mysqlstore", "^BenchmarkConsume$", "2000x", n},
 		{"./store/mysqlstore", "^BenchmarkInsert100k$", "1x", n},
-		{"./store/redis", "^BenchmarkConsume$", "5000x", n},
-		{"./store/redis", "^BenchmarkInsert100k$", "1x", n},
+		{"./store/redisstore", "^BenchmarkConsume$", "5000x", n},
+		{"./store/redisstore", "^BenchmarkInsert100k$", "1x", n},
 		{"./bench", "^BenchmarkSend$", "1x", 1},
 	}
 	started := time.Now()
@@ -178,7 +178,7 @@ func rows() []row {
 				"store/" + st + ".BenchmarkInsert100k/oncelink", "store/" + st + ".BenchmarkInsert100k/raw-indexed", "records/s", "", nil, nil})
 		}
 	}
-	add(row{"Revocation", "postgres: revoke a 100k-link batch vs raw UPDATE ... WHERE batch", "store/postgres.BenchmarkRevokeBatch/oncelink", "store/postgres.BenchmarkRevokeBatch/raw", "ns/op", "≤ 1.2x", atMost(1.2), nil})
+	add(row{"Revocation", "postgres: revoke a 100k-link batch vs raw UPDATE ... WHERE batch", "store/postgresstore.BenchmarkRevokeBatch/oncelink", "store/postgresstore.BenchmarkRevokeBatch/raw", "ns/op", "≤ 1.2x", atMost(1.2), nil})
 	for _, st := range []string{"memory", "postgres"} {
 		add(row{"Revocation", st + ": watermark at 1M vs at 10k outstanding links", "store/" + st + ".BenchmarkWatermark/tokens=1M", "store/" + st + ".BenchmarkWatermark/tokens=10k", "ns/op", "flat (≤ 1.5x)", atMost(1.5), nil})
 	}
@@ -237,14 +237,14 @@ func render(samples map[string]map[string][]float64, rs []row, count int, took t
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.label, human(o, r.unit), floor, ratio, r.target, verdict)
 	}
 	b.WriteString("\n## Scaling\n\n| measure | value | target |\n| --- | ---: | --- |\n")
-	bpt := median(samples["store/memory.BenchmarkBytesPerToken"]["B/token"])
+	bpt := median(samples["store/memstore.BenchmarkBytesPerToken"]["B/token"])
 	verdict := "met"
 	if bpt >= 250 || bpt == 0 {
 		verdict = "**missed**"
 	}
 	fmt.Fprintf(&b, "| memory store, bytes per outstanding link at 1M links | %.0f B | < 250 B, %s |\n", bpt, verdict)
 	for _, sz := range []string{"10k", "1M"} {
-		s := samples["store/postgres.BenchmarkWatermark/tokens="+sz]
+		s := samples["store/postgresstore.BenchmarkWatermark/tokens="+sz]
 		fmt.Fprintf(&b, "| postgres, table bytes per link at %s links | %.0f B | |\n", sz, median(s["table-B/token"]))
 		fmt.Fprintf(&b, "| postgres, index bytes per link at %s links | %.0f B | |\n", sz, median(s["index-B/token"]))
 	}

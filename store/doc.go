@@ -32,9 +32,9 @@
 // on every engine, and writers clean untrusted text first ([CleanText]), so
 // that a byte a client sends can neither fail a write nor blind the ledger.
 //
-// Backends live in sub-packages: [github.com/oncelink/oncelink/store/memory]
-// for tests and single processes, and the durable sqlite, postgres,
-// mysqlstore and redis stores. Every backend runs the conformance suite in
+// Backends live in sub-packages: [github.com/oncelink/oncelink/store/memstore]
+// for tests and single processes, and the durable sqlitestore,
+// postgresstore, mysqlstore and redisstore. Every backend runs the conformance suite in
 // [github.com/oncelink/oncelink/store/storetest].
 //
 // # Outcomes

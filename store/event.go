@@ -103,6 +103,8 @@ type EventQuery struct {
 	// Kinds selects entries of one of these kinds; none means every kind.
 	Kinds []EventKind
 	// Since selects entries at or after it; Until entries strictly before.
+	// Both are compared exactly with ledger times, which stores keep to
+	// the microsecond: rounded up to the microsecond ([UnixMicroCeil]).
 	Since time.Time
 	Until time.Time
 	// After is the Cursor of the last entry of the previous page.

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/oncelink/oncelink/store"
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 )
 
 // Clean a client's user agent before it reaches a store: every store
@@ -25,7 +25,7 @@ func ExampleCleanText() {
 // hour, shared by every process that uses the store.
 func ExampleCounters() {
 	ctx := context.Background()
-	var st store.Store = memory.New()
+	var st store.Store = memstore.New()
 	counters := st.(store.Counters)
 	now := time.Date(2026, 11, 25, 9, 0, 0, 0, time.UTC)
 	for i := 0; i < 4; i++ {

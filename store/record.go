@@ -165,30 +165,6 @@ func ValidID(s string) bool {
 	return true
 }
 
-// Micro truncates t to the microsecond in UTC, the precision every store
-// keeps. The zero time stays zero.
-func Micro(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	return t.UTC().Truncate(time.Microsecond)
-}
-
-// MicroCeil rounds t up to the microsecond, in UTC: the bound a store
-// compares records with, since records are kept to the microsecond. A record
-// issued at r is before t exactly when r < MicroCeil(t), and at or after t
-// exactly when r >= MicroCeil(t). The zero time stays zero.
-func MicroCeil(t time.Time) time.Time {
-	if t.IsZero() {
-		return t
-	}
-	m := t.UTC().Truncate(time.Microsecond)
-	if m.Before(t) {
-		m = m.Add(time.Microsecond)
-	}
-	return m
-}
-
 // ConsumeRequest asks a store to check, and for Consume to mark, one record.
 type ConsumeRequest struct {
 	// ID is the token id from the verified token.

@@ -128,7 +128,9 @@ type Tokens interface {
 	// Purge deletes the records that expired strictly before `before`, and
 	// the ledger entries recorded strictly before it, and returns how many
 	// records it deleted (a store that expires records by itself counts only
-	// those it deleted). Watermarks and holds stay.
+	// those it deleted). Watermarks and holds stay. Like filter bounds,
+	// `before` is compared exactly: rounded up to the microsecond
+	// ([UnixMicroCeil]).
 	Purge(ctx context.Context, before time.Time) (int64, error)
 }
 

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 	"github.com/oncelink/oncelink/token"
 )
 
@@ -15,7 +15,7 @@ func ExampleIssuer_Mint() {
 	ctx := context.Background()
 	key, _ := token.GenerateHMACKey("2026-11")
 	keys, _ := token.NewKeyring(key)
-	st := memory.New()
+	st := memstore.New()
 	iss, err := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
 	if err != nil {
 		panic(err)
@@ -38,7 +38,7 @@ func ExampleKeyring_Rotate() {
 	ctx := context.Background()
 	old, _ := token.GenerateHMACKey("2026-10")
 	keys, _ := token.NewKeyring(old)
-	iss, _ := token.NewIssuer(keys, memory.New(), token.WithBaseURL("https://members.example.org/login"))
+	iss, _ := token.NewIssuer(keys, memstore.New(), token.WithBaseURL("https://members.example.org/login"))
 	parser, _ := iss.Parser()
 	before, _ := iss.Mint(ctx, token.Request{Member: "m-17", Purpose: token.PurposeLogin})
 

@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 )
 
 // mintToken mints one token with key k.
 func mintToken(t testing.TB, k *Key) (*Parser, string) {
 	t.Helper()
 	kr, _ := NewKeyring(k)
-	iss, err := NewIssuer(kr, memory.New(), WithBaseURL("https://members.example.org/login"))
+	iss, err := NewIssuer(kr, memstore.New(), WithBaseURL("https://members.example.org/login"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/oncelink/oncelink/store"
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 )
 
 var ctx = context.Background()
@@ -48,14 +48,14 @@ func edKey(t testing.TB, id string) *Key {
 type fixture struct {
 	clk  *clock
 	keys *Keyring
-	st   *memory.Store
+	st   *memstore.Store
 	iss  *Issuer
 	p    *Parser
 }
 
 func setup(t testing.TB, key *Key, opts ...Option) *fixture {
 	t.Helper()
-	f := &fixture{clk: newClock(), st: memory.New()}
+	f := &fixture{clk: newClock(), st: memstore.New()}
 	var err error
 	if f.keys, err = NewKeyring(key); err != nil {
 		t.Fatal(err)
@@ -456,7 +456,7 @@ func TestVerifyOnlyKey(t *testing.T) {
 	if _, ok := v.Confirm(KindEmail, "ann@example.org"); !ok {
 		t.Fatal("verify-only key cannot check bindings")
 	}
-	if _, err := NewIssuer(vkeys, memory.New(), WithBaseURL("https://x.example")); !errors.Is(err, ErrKeyring) {
+	if _, err := NewIssuer(vkeys, memstore.New(), WithBaseURL("https://x.example")); !errors.Is(err, ErrKeyring) {
 		t.Fatalf("an issuer on a verify-only key: %v", err)
 	}
 	if _, err := (hmacKey(t, "h")).VerifyOnly(); !errors.Is(err, ErrKeyring) {
@@ -612,7 +612,7 @@ func TestMintRequests(t *testing.T) {
 }
 
 // failingStore refuses every insert, as a store that is down does.
-type failingStore struct{ *memory.Store }
+type failingStore struct{ *memstore.Store }
 
 func (failingStore) Insert(context.Context, []store.Record) error {
 	return fmt.Errorf("%w: connection refused", store.ErrUnavailable)
@@ -620,7 +620,7 @@ func (failingStore) Insert(context.Context, []store.Record) error {
 
 func TestMintStoreFailure(t *testing.T) {
 	keys, _ := NewKeyring(hmacKey(t, "k"))
-	iss, err := NewIssuer(keys, failingStore{memory.New()}, WithBaseURL("https://x.example/l"))
+	iss, err := NewIssuer(keys, failingStore{memstore.New()}, WithBaseURL("https://x.example/l"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -726,7 +726,7 @@ func TestMintStream(t *testing.T) {
 
 func TestIssuerConfig(t *testing.T) {
 	keys, _ := NewKeyring(hmacKey(t, "k"))
-	st := memory.New()
+	st := memstore.New()
 	cases := []struct {
 		name string
 		opts []Option

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 )
 
 func lifetime(l *Link) time.Duration { return l.Claims.ExpiresAt.Sub(l.Claims.IssuedAt) }
@@ -91,7 +91,7 @@ func TestLifetimeConfig(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := append([]Option{WithBaseURL("https://x.example")}, tc.opts...)
-			if _, err := NewIssuer(keys, memory.New(), opts...); !errors.Is(err, ErrConfig) {
+			if _, err := NewIssuer(keys, memstore.New(), opts...); !errors.Is(err, ErrConfig) {
 				t.Fatalf("got %v, want ErrConfig", err)
 			}
 		})

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 	"github.com/oncelink/oncelink/token"
 	"github.com/oncelink/oncelink/verify"
 )
@@ -36,7 +36,7 @@ func ExampleNewRequestFlow() {
 	ctx := context.Background()
 	key, _ := token.GenerateHMACKey("2026-11")
 	keys, _ := token.NewKeyring(key)
-	st := memory.New()
+	st := memstore.New()
 	iss, _ := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
 	parser, _ := iss.Parser()
 	v, _ := verify.New(parser, st)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 	"github.com/oncelink/oncelink/token"
 	"github.com/oncelink/oncelink/verify"
 )
@@ -19,7 +19,7 @@ func ExampleVerifier_Consume() {
 	ctx := context.Background()
 	key, _ := token.GenerateHMACKey("2026-11")
 	keys, _ := token.NewKeyring(key)
-	st := memory.New()
+	st := memstore.New()
 	iss, _ := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
 	parser, _ := iss.Parser()
 	v, _ := verify.New(parser, st)
@@ -47,7 +47,7 @@ func ExampleVerifier_Consume_mismatch() {
 	ctx := context.Background()
 	key, _ := token.GenerateHMACKey("2026-11")
 	keys, _ := token.NewKeyring(key)
-	st := memory.New()
+	st := memstore.New()
 	iss, _ := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
 	parser, _ := iss.Parser()
 	v, _ := verify.New(parser, st)
@@ -69,7 +69,7 @@ func ExampleWithBreaker() {
 	ctx := context.Background()
 	key, _ := token.GenerateHMACKey("2026-11")
 	keys, _ := token.NewKeyring(key)
-	st := memory.New()
+	st := memstore.New()
 	iss, _ := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
 	parser, _ := iss.Parser()
 	v, _ := verify.New(parser, st, verify.WithBreaker(verify.Breaker{OnTrip: func(_ context.Context, t verify.Trip) {
@@ -102,7 +102,7 @@ func ExampleWithMemberLimit() {
 	ctx := context.Background()
 	key, _ := token.GenerateHMACKey("2026-11")
 	keys, _ := token.NewKeyring(key)
-	st := memory.New()
+	st := memstore.New()
 	iss, _ := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
 	parser, _ := iss.Parser()
 	v, _ := verify.New(parser, st, verify.WithMemberLimit(3, time.Hour))
@@ -123,7 +123,7 @@ func ExampleNewFlow() {
 	ctx := context.Background()
 	key, _ := token.GenerateHMACKey("2026-11")
 	keys, _ := token.NewKeyring(key)
-	st := memory.New()
+	st := memstore.New()
 	iss, _ := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
 	parser, _ := iss.Parser()
 	v, _ := verify.New(parser, st)

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 	"github.com/oncelink/oncelink/token"
 )
 
@@ -15,7 +15,7 @@ func TestShortLivedSite(t *testing.T) {
 	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
 	key, _ := token.GenerateHMACKey("k1")
 	keys, _ := token.NewKeyring(key)
-	st := memory.New()
+	st := memstore.New()
 	iss, err := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"),
 		token.WithMaxTTL(15*time.Minute), token.WithClock(clk.now))
 	if err != nil {

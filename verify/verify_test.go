@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/oncelink/oncelink/store"
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 	"github.com/oncelink/oncelink/token"
 )
 
@@ -34,7 +34,7 @@ type fixture struct {
 	clk  *clock
 	keys *token.Keyring
 	st   store.Store
-	mem  *memory.Store
+	mem  *memstore.Store
 	iss  *token.Issuer
 	v    *Verifier
 	logs *bytes.Buffer
@@ -44,7 +44,7 @@ func setup(t testing.TB, key *token.Key, st store.Store, vopts ...Option) *fixtu
 	t.Helper()
 	f := &fixture{clk: &clock{t: time.Now().UTC().Truncate(time.Second)}, logs: &bytes.Buffer{}}
 	if st == nil {
-		f.mem = memory.New()
+		f.mem = memstore.New()
 		st = f.mem
 	}
 	f.st = st
@@ -299,7 +299,7 @@ func TestStateBinding(t *testing.T) {
 
 // brokenStore fails in configurable ways, for the fail-closed tests.
 type brokenStore struct {
-	*memory.Store
+	*memstore.Store
 	mode string
 }
 
@@ -322,7 +322,7 @@ func (b *brokenStore) Consume(ctx context.Context, req store.ConsumeRequest) (st
 func TestFailClosed(t *testing.T) {
 	for _, mode := range []string{"error", "panic", "hang", "lie"} {
 		t.Run(mode, func(t *testing.T) {
-			bs := &brokenStore{Store: memory.New()}
+			bs := &brokenStore{Store: memstore.New()}
 			f := setup(t, nil, bs, WithTimeout(200*time.Millisecond))
 			l := f.mint(t, ann)
 			bs.mode = mode
@@ -538,11 +538,11 @@ func TestConfig(t *testing.T) {
 		WithMemberLimit(0, time.Hour), WithMemberLimit(5, time.Second),
 	}
 	for i, o := range cases {
-		if _, err := New(p, memory.New(), o); !errors.Is(err, ErrConfig) {
+		if _, err := New(p, memstore.New(), o); !errors.Is(err, ErrConfig) {
 			t.Errorf("option %d: %v", i, err)
 		}
 	}
-	if _, err := New(nil, memory.New()); !errors.Is(err, ErrConfig) {
+	if _, err := New(nil, memstore.New()); !errors.Is(err, ErrConfig) {
 		t.Error("nil parser")
 	}
 }

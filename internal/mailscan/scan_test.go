@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 	"github.com/oncelink/oncelink/token"
 )
 
@@ -19,7 +19,7 @@ func testLinks(t testing.TB) (a, b *token.Link) {
 	t.Helper()
 	k, _ := token.GenerateHMACKey("k")
 	kr, _ := token.NewKeyring(k)
-	iss, err := token.NewIssuer(kr, memory.New(), token.WithBaseURL("https://members.example.org/login"))
+	iss, err := token.NewIssuer(kr, memstore.New(), token.WithBaseURL("https://members.example.org/login"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,11 +15,11 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/oncelink/oncelink/store"
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 	"github.com/oncelink/oncelink/store/mysqlstore"
-	"github.com/oncelink/oncelink/store/postgres"
-	redisstore "github.com/oncelink/oncelink/store/redis"
-	"github.com/oncelink/oncelink/store/sqlite"
+	"github.com/oncelink/oncelink/store/postgresstore"
+	"github.com/oncelink/oncelink/store/redisstore"
+	"github.com/oncelink/oncelink/store/sqlitestore"
 )
 
 // ErrURL: the store URL is malformed or names an unknown kind of store.
@@ -86,7 +86,7 @@ func open(ctx context.Context, raw string, o Options) (store.Store, func() error
 		if !o.AllowMemory {
 			return nil, nil, fmt.Errorf("%w: memory: is a store inside one process, which nothing else can reach; use sqlite:PATH, postgres://..., mysql://... or redis://...", ErrURL)
 		}
-		return memory.New(), func() error { return nil }, nil
+		return memstore.New(), func() error { return nil }, nil
 	case "sqlite":
 		return openSQLite(ctx, rest, o)
 	case "postgres", "postgresql":
@@ -174,11 +174,11 @@ func openSQLite(ctx context.Context, rest string, o Options) (store.Store, func(
 	if path == "" {
 		return nil, nil, fmt.Errorf("%w: sqlite: needs a file path", ErrURL)
 	}
-	var opts []sqlite.Option
+	var opts []sqlitestore.Option
 	if !o.Create {
-		opts = append(opts, sqlite.MustExist())
+		opts = append(opts, sqlitestore.MustExist())
 	}
-	s, err := sqlite.Open(ctx, path, opts...)
+	s, err := sqlitestore.Open(ctx, path, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -187,15 +187,15 @@ func openSQLite(ctx context.Context, rest string, o Options) (store.Store, func(
 
 // postgresConfig parses a postgres URL and its oncelink_schema parameter,
 // and sets a connect timeout unless the URL has one.
-func postgresConfig(raw string) (*pgxpool.Config, []postgres.Option, error) {
+func postgresConfig(raw string) (*pgxpool.Config, []postgresstore.Option, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: malformed postgres URL", ErrURL)
 	}
 	q := u.Query()
-	var opts []postgres.Option
+	var opts []postgresstore.Option
 	if schema := q.Get("oncelink_schema"); schema != "" {
-		opts = append(opts, postgres.WithSchema(schema))
+		opts = append(opts, postgresstore.WithSchema(schema))
 	}
 	q.Del("oncelink_schema")
 	if !q.Has("connect_timeout") {
@@ -218,7 +218,7 @@ func openPostgres(ctx context.Context, raw string, o Options) (store.Store, func
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: postgres: %v", ErrURL, redact(err, raw))
 	}
-	s, err := postgres.New(pool, opts...)
+	s, err := postgresstore.New(pool, opts...)
 	if err == nil {
 		if o.Create {
 			err = s.Migrate(ctx)

@@ -6,6 +6,10 @@
 // [testenv.RedisURL]); when one does not answer, its backend skips, or
 // fails when services are required.
 //
+// [BenchMintBatch] measures minting a batch into a store: the stores'
+// benchmarks call it here, since it needs the token package and
+// store/storetest needs the standard library and store only.
+//
 // # Security considerations
 //
 // Every store is isolated and removed at the end of its test: a schema or

@@ -18,11 +18,11 @@ import (
 	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/internal/testenv"
 	"github.com/oncelink/oncelink/store"
-	"github.com/oncelink/oncelink/store/memory"
+	"github.com/oncelink/oncelink/store/memstore"
 	"github.com/oncelink/oncelink/store/mysqlstore"
-	"github.com/oncelink/oncelink/store/postgres"
-	redisstore "github.com/oncelink/oncelink/store/redis"
-	"github.com/oncelink/oncelink/store/sqlite"
+	"github.com/oncelink/oncelink/store/postgresstore"
+	"github.com/oncelink/oncelink/store/redisstore"
+	"github.com/oncelink/oncelink/store/sqlitestore"
 )
 
 // Backend makes isolated stores of one kind.
@@ -36,7 +36,7 @@ type Backend struct {
 // All returns every backend.
 func All() []Backend {
 	return []Backend{
-		{"memory", func(t testing.TB) (store.Store, string) { return memory.New(), "" }},
+		{"memory", func(t testing.TB) (store.Store, string) { return memstore.New(), "" }},
 		{"sqlite", SQLite},
 		{"postgres", Postgres},
 		{"mysql", MySQL},
@@ -60,7 +60,7 @@ func suffix(t testing.TB) string {
 func SQLite(t testing.TB) (store.Store, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "oncelink.db")
-	st, err := sqlite.Open(context.Background(), path)
+	st, err := sqlitestore.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func Postgres(t testing.TB) (store.Store, string) {
 		t.Fatal(err)
 	}
 	schema := "oncelink_t_" + suffix(t)
-	st, err := postgres.New(pool, postgres.WithSchema(schema))
+	st, err := postgresstore.New(pool, postgresstore.WithSchema(schema))
 	if err != nil {
 		pool.Close()
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 
+	"github.com/oncelink/oncelink/internal/teststores"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/mysqlstore"
 	"github.com/oncelink/oncelink/store/storetest"
@@ -220,6 +221,6 @@ func BenchmarkInsert100k(b *testing.B) {
 	}
 	b.Run("oncelink", func(b *testing.B) { storetest.BenchInsert(b, s, n) })
 	b.Run("raw-indexed", rawRun(indexed))
-	b.Run("mintbatch", func(b *testing.B) { storetest.BenchMintBatch(b, s, n) })
+	b.Run("mintbatch", func(b *testing.B) { teststores.BenchMintBatch(b, s, n) })
 	b.Run("raw", rawRun(raw))
 }

@@ -137,3 +137,25 @@ func testConcurrentHits(t *testing.T, s store.Store) {
 		t.Fatalf("the hit after the race counted %d", v)
 	}
 }
+
+// testCountersSubMicrosecondPurge checks that a cut-off of Purge finer than
+// a microsecond is compared exactly with the end of a counter's window: a
+// window that ended at E is kept by a cut-off at E and forgotten by one
+// half a microsecond later.
+func testCountersSubMicrosecondPurge(t *testing.T, s store.Store) {
+	c := counters(t, s)
+	const w = time.Minute
+	start := now().Truncate(w).Add(-time.Hour) // the start of a window
+	end := start.Add(w)
+	hit(t, c, "sub", w, start)
+	_, err := s.Purge(ctx, end)
+	wantErr(t, "Purge at the end of a window", err, nil)
+	if got := hit(t, c, "sub", w, end); got != 1+1 {
+		t.Fatalf("a purge at the end of a window forgot it: the next window counted %d, want 2", got)
+	}
+	_, err = s.Purge(ctx, end.Add(500*time.Nanosecond))
+	wantErr(t, "Purge half a microsecond after the end of a window", err, nil)
+	if got := hit(t, c, "sub", w, end); got != 2+0 {
+		t.Fatalf("a purge half a microsecond after the end of a window kept it: the next window counted %d, want 2", got)
+	}
+}

@@ -1,0 +1,429 @@
+package redisstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/oncelink/oncelink/internal/testenv"
+	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/store/storetest"
+)
+
+// These tests break the connection to Redis in real ways: a closed port, a
+// server that accepts and never answers, a paused server, connections killed
+// under load, and (with ONCELINK_TEST_RESTART=1) a restart of the server.
+// Every failure must be ErrUnavailable, bounded by the caller's deadline,
+// and must never let a link be consumed twice.
+
+// faultClient is a client with small timeouts, named so that the test can
+// find its connections.
+func faultClient(t *testing.T, addr, name string) *goredis.Client {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{
+		Addr:                  addr,
+		ClientName:            name,
+		DialTimeout:           100 * time.Millisecond,
+		ReadTimeout:           200 * time.Millisecond,
+		WriteTimeout:          200 * time.Millisecond,
+		PoolTimeout:           300 * time.Millisecond,
+		ContextTimeoutEnabled: true,
+	})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// realClient is a client of the test server.
+func realClient(t *testing.T) (*goredis.Client, *goredis.Options) {
+	t.Helper()
+	opt, err := goredis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatalf("%s: %v", testenv.RedisEnv, err)
+	}
+	opt.ContextTimeoutEnabled = true
+	c := goredis.NewClient(opt)
+	t.Cleanup(func() { c.Close() })
+	return c, opt
+}
+
+func testPrefix(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return "oltest-" + hex.EncodeToString(b)
+}
+
+// wipePrefix deletes the keys of one prefix, and nothing else.
+func wipePrefix(t *testing.T, c *goredis.Client, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	iter := c.Scan(ctx, 0, "{"+prefix+"}:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		c.Unlink(ctx, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Errorf("cleaning prefix %s: %v", prefix, err)
+	}
+}
+
+// realStore is a store on the test server under a fresh prefix.
+func realStore(t *testing.T, c *goredis.Client) *Store {
+	t.Helper()
+	prefix := testPrefix(t)
+	t.Cleanup(func() { wipePrefix(t, c, prefix) })
+	s, err := New(context.Background(), c, WithPrefix(prefix))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return s
+}
+
+// newLinks returns n links of batch "fault" for members "<member>-<i>",
+// issued now.
+func newLinks(t *testing.T, n int, member string) []storetest.Link {
+	t.Helper()
+	now := store.Micro(time.Now())
+	out := make([]storetest.Link, n)
+	for i := range out {
+		out[i] = storetest.NewLink(t, fmt.Sprintf("%s-%d", member, i))
+		out[i].Batch, out[i].IssuedAt, out[i].ExpiresAt = "fault", now, now.Add(time.Hour)
+	}
+	return out
+}
+
+func records(ls []storetest.Link) []store.Record {
+	out := make([]store.Record, len(ls))
+	for i := range ls {
+		out[i] = ls[i].Record
+	}
+	return out
+}
+
+// unreachable checks every operation against a client that cannot reach a
+// server, and that New fails cleanly.
+func unreachable(t *testing.T, c *goredis.Client) {
+	const deadline = 500 * time.Millisecond
+	storetest.WantUnavailable(t, "New", deadline, func(ctx context.Context) error {
+		s, err := New(ctx, c, WithPrefix(testPrefix(t)))
+		if s != nil {
+			t.Error("New returned a store with its error")
+		}
+		return err
+	})
+	s := build(c, &config{prefix: testPrefix(t), retention: DefaultRetention})
+	ls := newLinks(t, 3, "down")
+	storetest.WantUnavailable(t, "Insert", deadline, func(ctx context.Context) error { return s.Insert(ctx, records(ls)) })
+	storetest.WantUnavailable(t, "Consume", deadline, func(ctx context.Context) error { _, err := s.Consume(ctx, ls[0].Request(time.Now())); return err })
+	storetest.WantUnavailable(t, "Peek", deadline, func(ctx context.Context) error { _, err := s.Peek(ctx, ls[0].Request(time.Now())); return err })
+	storetest.WantUnavailable(t, "Get", deadline, func(ctx context.Context) error { _, err := s.Get(ctx, ls[0].ID); return err })
+	storetest.WantUnavailable(t, "Revoke", deadline, func(ctx context.Context) error {
+		_, err := s.Revoke(ctx, store.Filter{All: true}, time.Now())
+		return err
+	})
+	storetest.WantUnavailable(t, "Freeze", deadline, func(ctx context.Context) error {
+		return s.Freeze(ctx, store.Hold{Scope: store.ScopeGlobal, Since: time.Now()})
+	})
+	storetest.WantUnavailable(t, "Ping", deadline, s.Ping)
+}
+
+func TestFaultClosedPort(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	unreachable(t, faultClient(t, addr, "oltest-closed"))
+}
+
+func TestFaultSilentServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c) // held open, never answered
+			mu.Unlock()
+		}
+	}()
+	unreachable(t, faultClient(t, l.Addr().String(), "oltest-silent"))
+}
+
+// TestFaultPausedServer pauses the real server's writes for at most 1.5 s:
+// a consume with a shorter deadline is unavailable, and the link is then
+// consumable exactly once.
+func TestFaultPausedServer(t *testing.T) {
+	admin, _ := realClient(t)
+	c, _ := realClient(t)
+	s := realStore(t, c)
+	ctx := context.Background()
+	ls := newLinks(t, 2, "paused")
+	if err := s.Insert(ctx, records(ls[:1])); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Do(ctx, "CLIENT", "PAUSE", 1500, "WRITE").Err(); err != nil {
+		t.Fatalf("CLIENT PAUSE: %v", err)
+	}
+	t.Cleanup(func() { admin.Do(context.Background(), "CLIENT", "UNPAUSE") })
+	storetest.WantUnavailable(t, "Consume on a paused server", 200*time.Millisecond, func(ctx context.Context) error {
+		_, err := s.Consume(ctx, ls[0].Request(time.Now()))
+		return err
+	})
+	storetest.WantUnavailable(t, "Insert on a paused server", 200*time.Millisecond, func(ctx context.Context) error {
+		return s.Insert(ctx, records(ls[1:]))
+	})
+	if err := admin.Do(ctx, "CLIENT", "UNPAUSE").Err(); err != nil {
+		t.Fatalf("CLIENT UNPAUSE: %v", err)
+	}
+	if _, err := s.Consume(ctx, ls[0].Request(time.Now())); err != nil {
+		t.Fatalf("Consume after the pause: %v", err)
+	}
+	if _, err := s.Consume(ctx, ls[0].Request(time.Now())); !errors.Is(err, store.ErrUsed) {
+		t.Fatalf("second Consume after the pause: %v, want ErrUsed", err)
+	}
+	if _, err := s.Get(ctx, ls[1].ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the insert that timed out during the pause left a record: %v", err)
+	}
+}
+
+// TestFaultKilledConnections kills the store's connections again and again
+// while goroutines race to consume links.
+func TestFaultKilledConnections(t *testing.T) {
+	// go-redis retries a command on a broken connection (MaxRetries): with
+	// retries a consume whose first attempt went through answers ErrUsed;
+	// without, the failures reach the caller as ErrUnavailable.
+	for _, retries := range []int{0, -1} {
+		t.Run(fmt.Sprintf("MaxRetries=%d", retries), func(t *testing.T) { killedConnections(t, retries) })
+	}
+}
+
+func killedConnections(t *testing.T, retries int) {
+	admin, opt := realClient(t)
+	name := testPrefix(t) + "-conn"
+	o := *opt
+	o.ClientName = name
+	o.MaxRetries = retries
+	c := goredis.NewClient(&o)
+	t.Cleanup(func() { c.Close() })
+	s := realStore(t, c)
+	ctx := context.Background()
+	const n, racers = 200, 4
+	ls := newLinks(t, n, "killed")
+	if err := s.Insert(ctx, records(ls)); err != nil {
+		t.Fatal(err)
+	}
+
+	stop := make(chan struct{})
+	var kills atomic.Int64
+	var killer sync.WaitGroup
+	killer.Add(1)
+	go func() {
+		defer killer.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			list, err := admin.ClientList(ctx).Result()
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(list, "\n") {
+				if !strings.Contains(line, " name="+name+" ") {
+					continue
+				}
+				id, _, _ := strings.Cut(strings.TrimPrefix(line, "id="), " ")
+				if admin.Do(ctx, "CLIENT", "KILL", "ID", id).Err() == nil {
+					kills.Add(1)
+				}
+			}
+		}
+	}()
+
+	wins := make([]atomic.Int32, n)
+	var unavailable atomic.Int64
+	var wg sync.WaitGroup
+	for i := range ls {
+		for r := 0; r < racers; r++ {
+			wg.Add(1)
+			go func(i, r int) {
+				defer wg.Done()
+				req := ls[i].Request(time.Now())
+				req.Presentation.Session = fmt.Sprintf("s-%d", r)
+				_, err := s.Consume(ctx, req)
+				switch {
+				case err == nil:
+					wins[i].Add(1)
+				case errors.Is(err, store.ErrUnavailable):
+					unavailable.Add(1)
+				case errors.Is(err, store.ErrUsed):
+				default:
+					t.Errorf("Consume: %v, want success, ErrUsed or ErrUnavailable", err)
+				}
+			}(i, r)
+		}
+	}
+	wg.Wait()
+	close(stop)
+	killer.Wait()
+	t.Logf("%d connections killed, %d consumes unavailable", kills.Load(), unavailable.Load())
+	if kills.Load() == 0 {
+		t.Fatal("no connection was killed: the test proved nothing")
+	}
+	for i := range ls {
+		w := wins[i].Load()
+		if w > 1 {
+			t.Fatalf("link %d consumed %d times", i, w)
+		}
+		r, err := s.Get(ctx, ls[i].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w == 1 && r.Status != store.StatusConsumed {
+			t.Fatalf("link %d: a consumer won but the record is %v", i, r.Status)
+		}
+	}
+	// The store recovers once the connections are left alone.
+	fresh := newLinks(t, 1, "after")
+	if err := s.Insert(ctx, records(fresh)); err != nil {
+		t.Fatalf("Insert after the kills: %v", err)
+	}
+	if _, err := s.Consume(ctx, fresh[0].Request(time.Now())); err != nil {
+		t.Fatalf("Consume after the kills: %v", err)
+	}
+}
+
+// restartArgs start the test server as this project's machines and CI do.
+var restartArgs = []string{"--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
+	"--save", "", "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"}
+
+// waitPing pings until the server answers as wanted, for at most 10 s.
+func waitPing(c *goredis.Client, up bool) bool {
+	for i := 0; i < 100; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if (err == nil) == up {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
+
+// TestFaultRestart shuts the server down (without saving) and starts it
+// again. Its links and the store's control key were lost with it: the store
+// refuses everything until it is created again.
+func TestFaultRestart(t *testing.T) {
+	if os.Getenv("ONCELINK_TEST_RESTART") != "1" {
+		t.Skip("skipping: set ONCELINK_TEST_RESTART=1 to shut down and restart the Redis server at 127.0.0.1:6379 (CI runs it in a separate serial step)")
+	}
+	admin, _ := realClient(t)
+	c, _ := realClient(t)
+	s := realStore(t, c)
+	ctx := context.Background()
+	t.Cleanup(func() {
+		if !waitPing(admin, true) {
+			if out, err := exec.Command("redis-server", restartArgs...).CombinedOutput(); err != nil {
+				t.Errorf("restarting redis-server: %v: %s", err, out)
+			}
+			if !waitPing(admin, true) {
+				t.Error("redis-server did not come back")
+			}
+		}
+	})
+
+	before := newLinks(t, 50, "before")
+	if err := s.Insert(ctx, records(before)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Consume(ctx, before[0].Request(time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	if err := admin.Do(ctx, "SHUTDOWN", "NOSAVE").Err(); err != nil && !isClosed(err) {
+		t.Fatalf("SHUTDOWN NOSAVE: %v", err)
+	}
+	if !waitPing(admin, false) {
+		t.Fatal("the server still answers after SHUTDOWN NOSAVE")
+	}
+
+	down := newLinks(t, 1, "down")
+	storetest.WantUnavailable(t, "Insert while down", time.Second, func(ctx context.Context) error { return s.Insert(ctx, records(down)) })
+	storetest.WantUnavailable(t, "Consume while down", time.Second, func(ctx context.Context) error {
+		_, err := s.Consume(ctx, before[1].Request(time.Now()))
+		return err
+	})
+	storetest.WantUnavailable(t, "Peek while down", time.Second, func(ctx context.Context) error {
+		_, err := s.Peek(ctx, before[1].Request(time.Now()))
+		return err
+	})
+
+	if out, err := exec.Command("redis-server", restartArgs...).CombinedOutput(); err != nil {
+		t.Fatalf("restarting redis-server: %v: %s", err, out)
+	}
+	if !waitPing(admin, true) {
+		t.Fatal("redis-server did not come back within 10 s")
+	}
+
+	// Nothing survived a server without persistence, the control key
+	// included: the store refuses every link, and every mint, as damaged,
+	// since the freezes and watermarks it held are gone.
+	for i, l := range before {
+		if _, err := s.Consume(ctx, l.Request(time.Now())); !errors.Is(err, ErrDamaged) || !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("Consume of link %d minted before the restart: %v, want ErrDamaged", i, err)
+		}
+	}
+	if err := s.Insert(ctx, records(newLinks(t, 1, "lost"))); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("Insert after the restart: %v, want ErrDamaged", err)
+	}
+	// Creating the store again (the server holds nothing of it) makes it
+	// work, without a new Store: the scripts the restart dropped are loaded
+	// again on first use, pipelined calls included.
+	if _, err := New(ctx, c, WithPrefix(strings.Trim(s.k.tag, "{}"))); err != nil {
+		t.Fatalf("New after the restart: %v", err)
+	}
+	after := newLinks(t, 2*insertChunk+1, "after")
+	if err := s.Insert(ctx, records(after)); err != nil {
+		t.Fatalf("Insert after the restart: %v", err)
+	}
+	if _, err := s.Consume(ctx, after[len(after)-1].Request(time.Now())); err != nil {
+		t.Fatalf("Consume after the restart: %v", err)
+	}
+}
+
+func isClosed(err error) bool {
+	var ne net.Error
+	return errors.Is(err, net.ErrClosed) || errors.As(err, &ne) || strings.Contains(err.Error(), "EOF") ||
+		strings.Contains(err.Error(), "connection reset")
+}
