@@ -69,28 +69,7 @@ func wantUnavailable(t *testing.T, s *mysqlstore.Store, deadline time.Duration) 
 		{"Migrate", s.Migrate},
 	}
 	for _, op := range ops {
-		bounded(t, op.name, deadline, op.fn)
-	}
-}
-
-// bounded runs fn with a deadline and checks that it fails with
-// ErrUnavailable, not as a check outcome, and returns within the deadline
-// plus a margin for a loaded machine.
-func bounded(t *testing.T, name string, deadline time.Duration, fn func(ctx context.Context) error) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	start := time.Now()
-	err := fn(ctx)
-	took := time.Since(start)
-	if !errors.Is(err, store.ErrUnavailable) {
-		t.Errorf("%s: %v, want ErrUnavailable", name, err)
-	}
-	if store.IsOutcome(err) {
-		t.Errorf("%s: a failure looks like a check outcome: %v", name, err)
-	}
-	if took > deadline+2*time.Second {
-		t.Errorf("%s took %v with a deadline of %v", name, took, deadline)
+		storetest.WantUnavailable(t, op.name, deadline, op.fn)
 	}
 }
 
@@ -170,11 +149,11 @@ func TestFaultLockedTable(t *testing.T) {
 		}
 	}
 	defer unlock()
-	bounded(t, "Consume of a locked table", 300*time.Millisecond, func(ctx context.Context) error {
+	storetest.WantUnavailable(t, "Consume of a locked table", 300*time.Millisecond, func(ctx context.Context) error {
 		_, err := s.Consume(ctx, reqs[0])
 		return err
 	})
-	bounded(t, "Insert into a locked table", 300*time.Millisecond, func(ctx context.Context) error {
+	storetest.WantUnavailable(t, "Insert into a locked table", 300*time.Millisecond, func(ctx context.Context) error {
 		return s.Insert(ctx, recs[1:])
 	})
 	unlock()

@@ -82,7 +82,7 @@ func (k eventKey) String() string {
 	if k.ord == ordAppended {
 		key = strconv.FormatUint(k.seq, 10)
 	}
-	return strconv.FormatInt(k.at.UnixMicro(), 10) + "." + strconv.Itoa(k.ord) + "." + key
+	return strconv.FormatInt(store.UnixMicro(k.at), 10) + "." + strconv.Itoa(k.ord) + "." + key
 }
 
 func parseEventKey(c string) (eventKey, error) {
@@ -94,7 +94,7 @@ func parseEventKey(c string) (eventKey, error) {
 	if !ok1 || !ok2 || err1 != nil || err2 != nil || o < ordIssued || o > ordAppended {
 		return eventKey{}, bad
 	}
-	k := eventKey{at: time.UnixMicro(us).UTC(), ord: o}
+	k := eventKey{at: store.FromUnixMicro(us), ord: o}
 	if o == ordAppended {
 		seq, err := strconv.ParseUint(key, 10, 64)
 		if err != nil {
@@ -144,10 +144,10 @@ func (b *eventQuery) filters(x, at, key string, ord int) {
 		b.w(" AND ", x, ".member = ", b.arg(b.q.Member))
 	}
 	if !b.q.Since.IsZero() {
-		b.w(" AND ", at, " >= ", b.arg(store.Micro(b.q.Since)))
+		b.w(" AND ", at, " >= ", b.arg(store.MicroCeil(b.q.Since)))
 	}
 	if !b.q.Until.IsZero() {
-		b.w(" AND ", at, " < ", b.arg(store.Micro(b.q.Until)))
+		b.w(" AND ", at, " < ", b.arg(store.MicroCeil(b.q.Until)))
 	}
 	k := b.cur
 	switch {

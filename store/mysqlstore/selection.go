@@ -153,7 +153,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 	if err := store.ValidatePurge(before); err != nil {
 		return 0, err
 	}
-	cut := store.Micro(before)
+	cut := store.MicroCeil(before)
 	var n int64
 	err := retry(ctx, func() error {
 		return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -167,7 +167,7 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int64, error) {
 			if _, err := tx.ExecContext(ctx, s.sql.purgeEvents, cut); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, s.sql.purgeHits, cut.UnixMicro()); err != nil {
+			if _, err := tx.ExecContext(ctx, s.sql.purgeHits, store.UnixMicroCeil(before)); err != nil {
 				return err
 			}
 			_, err = tx.ExecContext(ctx, s.sql.purgeGuards)

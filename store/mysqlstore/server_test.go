@@ -168,9 +168,9 @@ func TestFaultServerRestart(t *testing.T) {
 
 	srv.kill()
 	more, _ := storetest.Tokens(t, 1, "restart")
-	bounded(t, "Insert while down", time.Second, func(ctx context.Context) error { return s.Insert(ctx, more) })
-	bounded(t, "Consume while down", time.Second, func(ctx context.Context) error { _, err := s.Consume(ctx, reqs[1]); return err })
-	bounded(t, "Peek while down", time.Second, func(ctx context.Context) error { _, err := s.Peek(ctx, reqs[2]); return err })
+	storetest.WantUnavailable(t, "Insert while down", time.Second, func(ctx context.Context) error { return s.Insert(ctx, more) })
+	storetest.WantUnavailable(t, "Consume while down", time.Second, func(ctx context.Context) error { _, err := s.Consume(ctx, reqs[1]); return err })
+	storetest.WantUnavailable(t, "Peek while down", time.Second, func(ctx context.Context) error { _, err := s.Peek(ctx, reqs[2]); return err })
 
 	srv.start()
 	r, err := s.Get(ctx, recs[0].ID)
