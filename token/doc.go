@@ -33,7 +33,7 @@
 // A token is a JWT signed through golang-jwt/v5: header "typ" is
 // [TokenType] and "kid" names the key; claims are "iss" (the issuer name),
 // "aud" (the purpose), "sub" (the member id), "iat", "exp" (mandatory,
-// at most [HardMaxTTL] after "iat"), "jti" (a UUIDv7, the store's key),
+// at most 30 days after "iat"), "jti" (a UUIDv7, the store's key),
 // "bat" (the batch id, when minted in a batch), "sec" (a random 256-bit
 // secret; the store keeps only its SHA-256 hash), and the identity bindings
 // "rcp" (recipient email) and "mno" (member number). A binding is an HMAC,

@@ -28,18 +28,18 @@ const (
 // does that after it. A Parser is safe for concurrent use.
 type Parser struct {
 	keys *Keyring
-	cfg  *config
+	cfg  *parserConfig
 	jwts sync.Map // purpose -> *jwt.Parser
 }
 
 // NewParser returns a parser for the tokens an issuer with the same options
 // mints. It needs the issuer name ([WithIssuer], or [WithBaseURL] to derive
 // it). [Issuer.Parser] returns a parser that matches an issuer.
-func NewParser(keys *Keyring, opts ...Option) (*Parser, error) {
+func NewParser(keys *Keyring, opts ...ParserOption) (*Parser, error) {
 	if keys == nil {
 		return nil, fmt.Errorf("%w: nil keyring", ErrConfig)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newParserConfig(opts)
 	if err != nil {
 		return nil, err
 	}

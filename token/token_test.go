@@ -53,14 +53,14 @@ type fixture struct {
 	p    *Parser
 }
 
-func setup(t testing.TB, key *Key, opts ...Option) *fixture {
+func setup(t testing.TB, key *Key, opts ...IssuerOption) *fixture {
 	t.Helper()
 	f := &fixture{clk: newClock(), st: memory.New()}
 	var err error
 	if f.keys, err = NewKeyring(key); err != nil {
 		t.Fatal(err)
 	}
-	opts = append([]Option{WithBaseURL("https://members.example.org/login"), WithClock(f.clk.now)}, opts...)
+	opts = append([]IssuerOption{WithBaseURL("https://members.example.org/login"), WithClock(f.clk.now)}, opts...)
 	if f.iss, err = NewIssuer(f.keys, f.st, opts...); err != nil {
 		t.Fatal(err)
 	}
@@ -338,7 +338,7 @@ func TestParseErrors(t *testing.T) {
 		{"no iat", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { delete(c, "iat") }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrClaims},
 		{"iat in the future", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["iat"] = now + 600; c["exp"] = now + 3600 }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrClaims},
 		{"iat within leeway", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["iat"] = now + 10; c["exp"] = now + 3600 }), jwt.SigningMethodHS256, secret), PurposeLogin, nil},
-		{"lifetime too long", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = now + int64(HardMaxTTL/time.Second) }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrClaims},
+		{"lifetime too long", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = now + int64(hardMaxTTL/time.Second) }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrClaims},
 		{"exp overflowing", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = 1e300 }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrMalformed},
 		{"exp fractional", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = float64(now) + 3600.5 }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrMalformed},
 		{"exp as string", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = "tomorrow" }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrMalformed},
@@ -729,17 +729,17 @@ func TestIssuerConfig(t *testing.T) {
 	st := memory.New()
 	cases := []struct {
 		name string
-		opts []Option
+		opts []IssuerOption
 	}{
 		{"no base url", nil},
-		{"http", []Option{WithBaseURL("http://members.example.org/login")}},
-		{"relative", []Option{WithBaseURL("/login")}},
-		{"fragment", []Option{WithBaseURL("https://x.example/login#a")}},
-		{"user info", []Option{WithBaseURL("https://u:p@x.example/login")}},
-		{"param taken", []Option{WithBaseURL("https://x.example/login?t=1")}},
-		{"ttl above max", []Option{WithBaseURL("https://x.example"), WithTTL(10 * 24 * time.Hour)}},
-		{"max above hard cap", []Option{WithBaseURL("https://x.example"), WithMaxTTL(365 * 24 * time.Hour)}},
-		{"leeway", []Option{WithBaseURL("https://x.example"), WithLeeway(time.Hour)}},
+		{"http", []IssuerOption{WithBaseURL("http://members.example.org/login")}},
+		{"relative", []IssuerOption{WithBaseURL("/login")}},
+		{"fragment", []IssuerOption{WithBaseURL("https://x.example/login#a")}},
+		{"user info", []IssuerOption{WithBaseURL("https://u:p@x.example/login")}},
+		{"param taken", []IssuerOption{WithBaseURL("https://x.example/login?t=1")}},
+		{"ttl above max", []IssuerOption{WithBaseURL("https://x.example"), WithTTL(10 * 24 * time.Hour)}},
+		{"max above hard cap", []IssuerOption{WithBaseURL("https://x.example"), WithMaxTTL(365 * 24 * time.Hour)}},
+		{"nil option", []IssuerOption{WithBaseURL("https://x.example"), nil}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -747,6 +747,15 @@ func TestIssuerConfig(t *testing.T) {
 				t.Fatalf("got %v, want ErrConfig", err)
 			}
 		})
+	}
+	iss, err := NewIssuer(keys, st, WithBaseURL("https://x.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leeway := range []time.Duration{time.Hour, -time.Second} {
+		if _, err := iss.Parser(WithLeeway(leeway)); !errors.Is(err, ErrConfig) {
+			t.Fatalf("a parser with leeway %v: %v, want ErrConfig", leeway, err)
+		}
 	}
 	for _, ok := range []string{"http://localhost:8080/login", "http://127.0.0.1/x", "https://x.example/login?lang=da"} {
 		iss, err := NewIssuer(keys, st, WithBaseURL(ok))

@@ -144,7 +144,7 @@ func (c *RequestFlowConfig) validate() error {
 		return fmt.Errorf("%w: the request flow needs a purpose", ErrConfig)
 	case !sitePath(c.Path):
 		return fmt.Errorf("%w: the request flow needs the path it is mounted at, a path on the site", ErrConfig)
-	case c.TTL < 0 || c.TTL > token.HardMaxTTL:
+	case c.TTL < 0 || c.TTL > 30*24*time.Hour:
 		return fmt.Errorf("%w: link lifetime %v", ErrConfig, c.TTL)
 	case c.QueueSize < 0 || c.QueueSize > 1<<20 || c.Workers < 0 || c.Workers > 64:
 		return fmt.Errorf("%w: queue of 0 to %d requests, 0 to 64 workers", ErrConfig, 1<<20)
