@@ -134,7 +134,7 @@ func (a *Admin) Report(ctx context.Context, q ReportQuery) (*Report, error) {
 			case e.Kind == store.EventRefused && e.TokenID != "":
 				l := link(e)
 				l.Refusals = append(l.Refusals, Attempt{At: e.At, Reason: e.Reason, Presentation: e.Presentation})
-				if e.Reason == "mismatch" {
+				if store.Reason(e.Reason) == store.ReasonMismatch {
 					rep.Mismatches++
 				}
 			case e.Kind != store.EventRefused:
@@ -167,7 +167,7 @@ func (a *Admin) Report(ctx context.Context, q ReportQuery) (*Report, error) {
 			}
 		}
 		for _, r := range l.Refusals {
-			if r.Reason == "mismatch" {
+			if store.Reason(r.Reason) == store.ReasonMismatch {
 				mr.Affected = true
 			}
 		}

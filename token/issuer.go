@@ -14,6 +14,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/oncelink/oncelink/internal/hook"
+	"github.com/oncelink/oncelink/internal/wire"
 	"github.com/oncelink/oncelink/store"
 )
 
@@ -45,7 +47,7 @@ func NewIssuer(keys *Keyring, st store.Tokens, opts ...IssuerOption) (*Issuer, e
 	if cfg.base == nil {
 		return nil, fmt.Errorf("%w: the issuer needs a base URL (WithBaseURL)", ErrConfig)
 	}
-	if active := keys.snapshot().active; !active.CanSign() {
+	if active := keys.snapshot().active; !active.canSign() {
 		return nil, fmt.Errorf("%w: the active key %q cannot sign", ErrKeyring, active.id)
 	}
 	q := cfg.base.Query()
@@ -112,9 +114,6 @@ func (l Link) String() string {
 	return fmt.Sprintf("token.Link{id: %s, member: %q, purpose: %s, batch: %q, expires: %s}",
 		l.Claims.ID, l.Claims.Member, l.Claims.Purpose, l.Claims.Batch, l.Claims.ExpiresAt.Format(time.RFC3339))
 }
-
-// GoString describes the link without its token, for %#v.
-func (l Link) GoString() string { return l.String() }
 
 // Format prints [Link.String] for every verb.
 func (l Link) Format(f fmt.State, _ rune) { fmt.Fprint(f, l.String()) }
@@ -243,12 +242,9 @@ func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.T
 	}
 	var state []byte
 	if i.cfg.state != nil {
-		s, err := callState(ctx, i.cfg.state, req.Member)
-		if err != nil {
+		if state, err = hook.State(ctx, i.cfg.state, req.Member); err != nil {
 			return nil, rec, fmt.Errorf("%w: member state: %w", ErrMint, err)
 		}
-		h := sha256.Sum256(s)
-		state = h[:]
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -260,7 +256,7 @@ func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.T
 	}
 	iat := now.Unix()
 	exp := now.Add(ttl).Unix()
-	w := wire{
+	w := wire.Claims{
 		Iss: i.cfg.issuer, Sub: req.Member, Aud: req.Purpose, Exp: exp, Iat: iat,
 		Jti: id.String(), Bat: batch, Sec: b64.EncodeToString(secret[:]),
 	}
@@ -288,27 +284,6 @@ func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.T
 		IssuedAt: store.Micro(now), ExpiresAt: claims.ExpiresAt,
 	}
 	return &Link{URL: url, Token: tok, Claims: claims, Recipient: recipient}, rec, nil
-}
-
-// callState calls a site's state function, turning a panic into an error.
-func callState(ctx context.Context, f StateFunc, member string) (s []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("state function panicked")
-		}
-	}()
-	return f(ctx, member)
-}
-
-// CallState calls a site's [StateFunc] as the issuer does: a panic becomes
-// an error. It returns the SHA-256 hash of the state, which stores compare.
-func CallState(ctx context.Context, f StateFunc, member string) ([]byte, error) {
-	s, err := callState(ctx, f, member)
-	if err != nil {
-		return nil, err
-	}
-	h := sha256.Sum256(s)
-	return h[:], nil
 }
 
 // defaultChunk is the number of links [Issuer.MintStream] records per store

@@ -15,6 +15,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/oncelink/oncelink/internal/hook"
+	"github.com/oncelink/oncelink/internal/wire"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/memory"
 )
@@ -258,7 +260,7 @@ func goodClaims(t testing.TB, l *Link) jwt.MapClaims {
 }
 
 func hdr(kid string) map[string]any {
-	return map[string]any{"alg": "HS256", "typ": TokenType, "kid": kid}
+	return map[string]any{"alg": "HS256", "typ": wire.TokenType, "kid": kid}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -306,7 +308,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", PurposeLogin, ErrMalformed},
 		{"blank", "   ", PurposeLogin, ErrMalformed},
 		{"one megabyte", strings.Repeat("a", 1<<20), PurposeLogin, ErrMalformed},
-		{"over the token cap", strings.Repeat("a", MaxTokenLen) + ".b.c", PurposeLogin, ErrMalformed},
+		{"over the token cap", strings.Repeat("a", wire.MaxTokenLen) + ".b.c", PurposeLogin, ErrMalformed},
 		{"truncated signature", l.Token[:len(l.Token)-3], PurposeLogin, ErrSignature},
 		{"truncated mid-character", l.Token[:len(l.Token)-10], PurposeLogin, ErrMalformed},
 		{"truncated to two segments", parts[0] + "." + parts[1], PurposeLogin, ErrMalformed},
@@ -317,13 +319,13 @@ func TestParseErrors(t *testing.T) {
 		{"re-encoded payload (spaces)", parts[0] + "." + base64.RawURLEncoding.EncodeToString(append(payloadJSON, ' ')) + "." + parts[2], PurposeLogin, ErrSignature},
 		{"alg none", noneHeader + "." + parts[1] + ".", PurposeLogin, ErrSignature},
 		{"alg none with signature", noneHeader + "." + parts[1] + "." + parts[2], PurposeLogin, ErrSignature},
-		{"alg swapped to HS384", forge(t, map[string]any{"alg": "HS384", "typ": TokenType, "kid": "k1"}, goodClaims(t, l), jwt.SigningMethodHS384, secret), PurposeLogin, ErrSignature},
+		{"alg swapped to HS384", forge(t, map[string]any{"alg": "HS384", "typ": wire.TokenType, "kid": "k1"}, goodClaims(t, l), jwt.SigningMethodHS384, secret), PurposeLogin, ErrSignature},
 		{"alg confusion: HS256 with the EdDSA public key as secret", forge(t, hdr("ed"), goodClaims(t, l), jwt.SigningMethodHS256, []byte(ek.pub)), PurposeLogin, ErrSignature},
-		{"EdDSA header on an HS256 key id", forge(t, map[string]any{"alg": "EdDSA", "typ": TokenType, "kid": "k1"}, goodClaims(t, l), jwt.SigningMethodEdDSA, ek.priv), PurposeLogin, ErrSignature},
+		{"EdDSA header on an HS256 key id", forge(t, map[string]any{"alg": "EdDSA", "typ": wire.TokenType, "kid": "k1"}, goodClaims(t, l), jwt.SigningMethodEdDSA, ek.priv), PurposeLogin, ErrSignature},
 		{"unknown kid", forge(t, hdr("nope"), goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
 		{"hostile kid", forge(t, hdr("../../../etc/passwd"+strings.Repeat("x", 500)), goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
-		{"numeric kid", forge(t, map[string]any{"alg": "HS256", "typ": TokenType, "kid": 1}, goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
-		{"no kid", forge(t, map[string]any{"alg": "HS256", "typ": TokenType}, goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
+		{"numeric kid", forge(t, map[string]any{"alg": "HS256", "typ": wire.TokenType, "kid": 1}, goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
+		{"no kid", forge(t, map[string]any{"alg": "HS256", "typ": wire.TokenType}, goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
 		{"another keyring", forge(t, hdr("k1"), goodClaims(t, l), jwt.SigningMethodHS256, otherKey.hmac), PurposeLogin, ErrSignature},
 		{"expired and forged", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = now - 3600; c["iat"] = now - 7200 }), jwt.SigningMethodHS256, otherKey.hmac), PurposeLogin, ErrSignature},
 		{"wrong typ", forge(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": "k1"}, goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrClaims},
@@ -429,7 +431,7 @@ func TestRotation(t *testing.T) {
 			if err := f.keys.Rotate(hmacKey(t, "next")); !errors.Is(err, ErrKeyring) {
 				t.Fatalf("rotating to a duplicate id: %v", err)
 			}
-			if got := f.keys.IDs(); len(got) != 1 || got[0] != "next" {
+			if got := f.keys.ids(); len(got) != 1 || got[0] != "next" {
 				t.Fatalf("IDs = %v", got)
 			}
 		})
@@ -648,7 +650,7 @@ func TestStateFunc(t *testing.T) {
 	}))
 	l := f.mint(t, Request{Member: "m", Purpose: PurposeLogin})
 	rec, _ := f.st.Get(ctx, l.Claims.ID)
-	want, _ := CallState(ctx, func(context.Context, string) ([]byte, error) { return []byte("pw-v1:m"), nil }, "m")
+	want, _ := hook.State(ctx, func(context.Context, string) ([]byte, error) { return []byte("pw-v1:m"), nil }, "m")
 	if string(rec.State) != string(want) {
 		t.Fatal("the record does not carry the hash of the member's state")
 	}

@@ -392,7 +392,7 @@ func (v *Verifier) readLedger(ctx context.Context, w *watch, batch string, now, 
 			if e.At.After(w.since) {
 				w.since = e.At
 			}
-		case e.Reason == reasonMismatch && e.Detail == "":
+		case store.Reason(e.Reason) == store.ReasonMismatch && e.Detail == "":
 			w.add(e)
 		}
 	}

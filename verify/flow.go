@@ -10,7 +10,8 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/oncelink/oncelink/token"
+	"github.com/oncelink/oncelink/internal/hook"
+	"github.com/oncelink/oncelink/internal/wire"
 )
 
 // Sessions is how the login flow opens a session on the site.
@@ -115,7 +116,7 @@ func NewFlow(c FlowConfig) (http.Handler, error) {
 	switch {
 	case c.Verifier == nil || c.Sessions == nil:
 		return nil, fmt.Errorf("%w: the flow needs a verifier and sessions", ErrConfig)
-	case !token.ValidPurpose(c.Purpose):
+	case !wire.ValidPurpose(c.Purpose):
 		return nil, fmt.Errorf("%w: the flow needs a purpose", ErrConfig)
 	case !sitePath(c.Path):
 		return nil, fmt.Errorf("%w: the flow needs the path it is mounted at, a path on the site", ErrConfig)
@@ -192,9 +193,9 @@ func (f *flow) show(w http.ResponseWriter, r *http.Request) {
 		f.refuse(w, r, fmt.Errorf("%w: unparsable query", ErrMalformed))
 		return
 	}
-	if ts, ok := q[f.c.Verifier.p.Param()]; ok {
+	if ts, ok := q[hook.ParserParam(f.c.Verifier.p)]; ok {
 		if len(ts) != 1 {
-			f.refuse(w, r, fmt.Errorf("%w: a link needs exactly one %q parameter", ErrMalformed, f.c.Verifier.p.Param()))
+			f.refuse(w, r, fmt.Errorf("%w: a link needs exactly one %q parameter", ErrMalformed, hook.ParserParam(f.c.Verifier.p)))
 			return
 		}
 		tok, err := f.c.Verifier.p.Extract(ts[0])

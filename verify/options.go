@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/oncelink/oncelink/internal/wire"
 	"github.com/oncelink/oncelink/token"
 )
 
@@ -113,7 +114,7 @@ func WithStateFunc(f token.StateFunc) Option {
 // policy get [DefaultPolicy].
 func WithPolicy(purpose string, p Policy) Option {
 	return func(c *config) error {
-		if !token.ValidPurpose(purpose) {
+		if !wire.ValidPurpose(purpose) {
 			return fmt.Errorf("%w: purpose %q", ErrConfig, purpose)
 		}
 		if err := p.validate(); err != nil {

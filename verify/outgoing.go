@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/oncelink/oncelink/internal/hook"
 	"github.com/oncelink/oncelink/internal/mailscan"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
@@ -362,7 +363,7 @@ func (o *Outgoing) block(ctx context.Context, be *BlockedError) error {
 	o.mu.Unlock()
 	be.Batch = o.batch
 	o.logger.ErrorContext(ctx, "oncelink: outgoing message blocked", "reason", be.Reason, "batch", o.batch, "token_id", be.TokenID)
-	now := o.p.Now()
+	now := hook.ParserNow(o.p)
 	if o.batch != "" {
 		h := store.Hold{Scope: store.ScopeBatch, Key: o.batch, Since: now, Reason: "send guard: " + be.Reason}
 		if err := o.st.Freeze(ctx, h); err != nil {

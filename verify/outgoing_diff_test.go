@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/oncelink/oncelink/internal/mailscan"
+	"github.com/oncelink/oncelink/internal/wire"
 	"github.com/oncelink/oncelink/token"
 )
 
@@ -139,8 +140,8 @@ func compareWithPython(t *testing.T, name string, msg *mailscan.Message, r pyRes
 		}
 	}
 	for _, c := range r.Tokens {
-		n, kind := token.Span([]byte(c))
-		if kind != token.Whole {
+		n, kind := wire.Span([]byte(c))
+		if kind != wire.Whole {
 			continue
 		}
 		tokens++

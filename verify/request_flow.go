@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/oncelink/oncelink/internal/hook"
+	"github.com/oncelink/oncelink/internal/wire"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
 )
@@ -140,7 +142,7 @@ func (c *RequestFlowConfig) validate() error {
 		return fmt.Errorf("%w: the request flow needs a verifier and an issuer", ErrConfig)
 	case c.Lookup == nil || c.Mailer == nil:
 		return fmt.Errorf("%w: the request flow needs a lookup and a mailer", ErrConfig)
-	case !token.ValidPurpose(c.Purpose):
+	case !wire.ValidPurpose(c.Purpose):
 		return fmt.Errorf("%w: the request flow needs a purpose", ErrConfig)
 	case !sitePath(c.Path):
 		return fmt.Errorf("%w: the request flow needs the path it is mounted at, a path on the site", ErrConfig)
@@ -301,7 +303,7 @@ func (rf *RequestFlow) fingerprint(q Query) string {
 func (rf *RequestFlow) admit(ctx context.Context, q Query, ip string) bool {
 	ctx, cancel := context.WithTimeout(ctx, rf.c.Verifier.cfg.timeout)
 	defer cancel()
-	now := rf.c.Verifier.p.Now()
+	now := hook.ParserNow(rf.c.Verifier.p)
 	addr, client := rf.fingerprint(q), clientKey(ip)
 	na, errA := rf.c.Verifier.counters.Hit(ctx, "oncelink/request/address/"+addr, rf.c.PerAddress.Window, now)
 	nc, errC := rf.c.Verifier.counters.Hit(ctx, "oncelink/request/client/"+client, rf.c.PerClient.Window, now)

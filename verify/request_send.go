@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/oncelink/oncelink/internal/hook"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
 )
@@ -123,7 +124,7 @@ func (rf *RequestFlow) guard(ctx context.Context, a Addressee, raw []byte) error
 
 // revoke revokes a link that was minted and not sent.
 func (rf *RequestFlow) revoke(ctx context.Context, link *token.Link) {
-	if _, err := rf.c.Verifier.st.Revoke(ctx, store.Filter{IDs: []string{link.Claims.ID}}, rf.c.Verifier.p.Now()); err != nil {
+	if _, err := rf.c.Verifier.st.Revoke(ctx, store.Filter{IDs: []string{link.Claims.ID}}, hook.ParserNow(rf.c.Verifier.p)); err != nil {
 		rf.logger().ErrorContext(ctx, "oncelink: unsent link not revoked", "token", link.Claims, "error", err)
 	}
 }

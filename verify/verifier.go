@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/oncelink/oncelink/internal/hook"
+	"github.com/oncelink/oncelink/internal/wire"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
 )
@@ -81,13 +83,13 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 			res, err = nil, fmt.Errorf("%w: internal failure", ErrUnavailable)
 		}
 	}()
-	if req.Purpose == "" || !token.ValidPurpose(req.Purpose) {
+	if req.Purpose == "" || !wire.ValidPurpose(req.Purpose) {
 		return nil, fmt.Errorf("%w: the request names no valid purpose", ErrConfig)
 	}
 	if !store.ValidText(req.Session, store.MaxSessionLen) {
 		return nil, fmt.Errorf("%w: session reference must be at most %d bytes of UTF-8", ErrConfig, store.MaxSessionLen)
 	}
-	now := v.p.Now()
+	now := hook.ParserNow(v.p)
 	pres := store.Presentation{
 		IP:        store.CleanText(req.IP, store.MaxIPLen),
 		UserAgent: store.CleanText(req.UserAgent, store.MaxUserAgentLen),
@@ -123,7 +125,7 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 	}
 	sreq.Presentation = pres
 	if v.cfg.state != nil {
-		if sreq.State, err = token.CallState(ctx, v.cfg.state, vt.Member); err != nil {
+		if sreq.State, err = hook.State(ctx, v.cfg.state, vt.Member); err != nil {
 			err = fmt.Errorf("%w: member state: %w", ErrUnavailable, err)
 			v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: pres, err: err})
 			return nil, err
@@ -171,7 +173,7 @@ func (v *Verifier) refused(ctx context.Context, vt *token.Verified, sreq *store.
 		!errors.Is(serr, store.ErrSecret) {
 		// The answer is the state's, as for a matching identity; the
 		// ledger says that the identity did not match.
-		r.reason, r.detail = reasonMismatch, Reason(err)
+		r.reason, r.detail = store.ReasonMismatch, string(Reason(err))
 	}
 	ev := v.refuse(ctx, r)
 	if errors.Is(serr, store.ErrMismatch) {

@@ -505,7 +505,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 func TestMessageAndReason(t *testing.T) {
 	all := []error{ErrMalformed, ErrSignature, ErrClaims, ErrExpired, ErrPurpose, ErrIdentityRequired, ErrMismatch,
 		ErrUsed, ErrRevoked, ErrFrozen, ErrStale, ErrNotFound, ErrUnavailable, fromStore(store.ErrSecret), fromStore(errors.New("x"))}
-	seen := map[string]bool{}
+	seen := map[store.Reason]bool{}
 	for _, err := range all {
 		if Message(err) == "" {
 			t.Fatalf("Message(%v) is empty", err)

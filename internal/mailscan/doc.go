@@ -12,7 +12,7 @@
 // HTML markup and character references taken out, invisible characters
 // dropped, percent-encoding and JavaScript or JSON escapes undone round
 // after round, base64 inside links decoded. Tokens are found by their shape
-// ([token.Span]); the caller verifies them.
+// ([wire.Span]); the caller verifies them.
 //
 // # Security considerations
 //

@@ -1,32 +1,86 @@
-package token
+package wire
 
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
 )
 
-// TokenStart is how every compact JWT, an oncelink token included, begins:
-// the base64url encoding of `{"`.
-const TokenStart = "eyJ"
+// MaxTokenLen bounds a bare token, in bytes.
+const MaxTokenLen = 2048
 
-// SpanKind classifies text that begins with [TokenStart]; see [Span].
-type SpanKind int
+// Start is how every compact JWT, an oncelink token included, begins: the
+// base64url encoding of `{"`.
+const Start = "eyJ"
+
+// Kind classifies text that begins with [Start]; see [Span].
+type Kind int
 
 const (
 	// NotToken: the text is not an oncelink token (another JWT, or text).
-	NotToken SpanKind = iota
+	NotToken Kind = iota
 	// Partial: the text begins as an oncelink token does but holds no
 	// whole one: cut short, or with a header oncelink does not write.
 	Partial
 	// Whole: the text begins with a whole oncelink token, in shape: an
 	// oncelink header, claims, and a signature of its algorithm's length.
-	// Only [Parser.Inspect] says whether it is authentic.
+	// Only token.Parser.Inspect says whether it is authentic.
 	Whole
 )
 
-// oncelink writes its header with the fields sorted by name; the kid
-// follows these fixed bytes, so every header a key writes begins with one
-// of their encodings.
+// b64url marks the base64url alphabet.
+var b64url = func() (t [256]bool) {
+	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
+		t[c] = true
+	}
+	return t
+}()
+
+// Shape checks that s looks like a compact JWT: base64url segments,
+// exactly two dots, at most [MaxTokenLen] bytes. Its error says what is
+// wrong, never what s holds.
+func Shape(s string) error {
+	if s == "" {
+		return errors.New("empty token")
+	}
+	if len(s) > MaxTokenLen {
+		return fmt.Errorf("token longer than %d bytes", MaxTokenLen)
+	}
+	dots := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case b64url[c]:
+		case c == '.':
+			dots++
+		default:
+			return errors.New("token has a character outside base64url")
+		}
+	}
+	if dots != 2 {
+		return errors.New("token must have three segments")
+	}
+	return nil
+}
+
+// IsToken reports cheaply whether s has the header of an oncelink token
+// (its type), without verifying anything: for finding links in text.
+func IsToken(s string) bool {
+	h64, _, ok := strings.Cut(s, ".")
+	if !ok || len(h64) > 256 {
+		return false
+	}
+	var hb [192]byte
+	n, err := B64.Decode(hb[:], []byte(h64))
+	return err == nil && bytes.Contains(hb[:n], typMarker)
+}
+
+var typMarker = []byte(`"typ":"` + TokenType + `"`)
+
+// oncelink writes its header with the fields sorted by name ([EncodeHeader]);
+// the kid follows these fixed bytes, so every header a key writes begins
+// with one of their encodings.
 var headerStarts = [...]struct {
 	enc    string
 	sigLen int
@@ -47,8 +101,8 @@ const minPartial = 10
 // (n stops there). Text that begins like an oncelink header, but is cut
 // short or otherwise not a whole token, is [Partial]: a finder must not take
 // it for text.
-func Span(s []byte) (n int, kind SpanKind) {
-	if !bytes.HasPrefix(s, []byte(TokenStart)) {
+func Span(s []byte) (n int, kind Kind) {
+	if !bytes.HasPrefix(s, []byte(Start)) {
 		return 0, NotToken
 	}
 	h, rest, dot := bytes.Cut(s, []byte("."))
@@ -64,7 +118,7 @@ func Span(s []byte) (n int, kind SpanKind) {
 		return 0, Partial
 	}
 	n = len(h) + 1 + len(c) + 1 + sigLen
-	if tokenShape(string(s[:n])) != nil {
+	if Shape(string(s[:n])) != nil {
 		return 0, Partial
 	}
 	return n, Whole
@@ -91,7 +145,7 @@ func headerSigLen(h []byte, complete bool) (sigLen int, ours bool) {
 	}
 	// Any other header of type oncelink+jwt (fields in another order).
 	var hb [384]byte
-	n, err := b64.Decode(hb[:], h)
+	n, err := B64.Decode(hb[:], h)
 	if err != nil || !bytes.Contains(hb[:n], typMarker) {
 		return 0, false
 	}

@@ -1,24 +1,24 @@
-package token
+package wire
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"strconv"
 )
 
 // A token's header and claims are read by one strict decoder, on
-// golang-jwt's path ([Parser.Parse], where golang-jwt calls
-// [wire.UnmarshalJSON]) and on the send guard's ([Parser.Inspect]) alike:
+// golang-jwt's path (token.Parser.Parse, where golang-jwt calls
+// [Claims.UnmarshalJSON]) and on the send guard's (token.Parser.Inspect)
+// alike:
 // a JSON object whose names are exactly those oncelink writes, in exactly
 // their case, each at most once, with scalar values. encoding/json alone
 // would match names in any case, keep the last of two equal names, and
 // ignore unknown ones, so that two readers could see two tokens in one.
 
-// errStrict is the cause of every refusal of the strict decoder.
-var errStrict = errors.New("not an object with oncelink's names")
+// ErrStrict is the cause of every refusal of the strict decoder.
+var ErrStrict = errors.New("not an object with oncelink's names")
 
 // headerNames and claimNames are the names the decoder accepts.
 var (
@@ -35,41 +35,48 @@ func decodeObject(b []byte, names map[string]bool, set func(name string, v any) 
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return errStrict
+		return ErrStrict
 	}
 	seen := make(map[string]bool, len(names))
 	for dec.More() {
 		t, err := dec.Token()
 		name, ok := t.(string)
 		if err != nil || !ok || !names[name] || seen[name] {
-			return errStrict
+			return ErrStrict
 		}
 		seen[name] = true
 		v, err := dec.Token()
 		if err != nil {
-			return errStrict
+			return ErrStrict
 		}
 		if _, delim := v.(json.Delim); delim {
-			return errStrict
+			return ErrStrict
 		}
 		if err := set(name, v); err != nil {
 			return err
 		}
 	}
 	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return errStrict
+		return ErrStrict
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return errStrict
+		return ErrStrict
 	}
 	return nil
 }
 
-// decodeHeader reads a token's JOSE header strictly. A value of another
+// Header is the JOSE header of an oncelink token.
+type Header struct {
+	Alg string `json:"alg"`
+	Kid string `json:"kid"`
+	Typ string `json:"typ"`
+}
+
+// DecodeHeader reads a token's JOSE header strictly. A value of another
 // type than a string leaves its field empty, for the checks after it to
 // refuse as they would refuse it missing.
-func decodeHeader(hb []byte) (header, error) {
-	var h header
+func DecodeHeader(hb []byte) (Header, error) {
+	var h Header
 	err := decodeObject(hb, headerNames, func(name string, v any) error {
 		s, _ := v.(string)
 		switch name {
@@ -83,16 +90,16 @@ func decodeHeader(hb []byte) (header, error) {
 		return nil
 	})
 	if err != nil {
-		return header{}, fmt.Errorf("%w: header: %w", ErrMalformed, err)
+		return Header{}, err
 	}
 	return h, nil
 }
 
 // UnmarshalJSON decodes the claims strictly: the fast path of oncelink's own
-// layout ([wire.decodeOwn]), else [decodeObject] with the claim names. Times
-// are integers; strings are strings.
-func (w *wire) UnmarshalJSON(b []byte) error {
-	var fast wire
+// layout, else the general path with the claim names. Times are integers;
+// strings are strings.
+func (w *Claims) UnmarshalJSON(b []byte) error {
+	var fast Claims
 	if fast.decodeOwn(b) {
 		*w = fast
 		return nil
@@ -100,19 +107,19 @@ func (w *wire) UnmarshalJSON(b []byte) error {
 	return w.decodeStrict(b)
 }
 
-// decodeStrict is the general path of [wire.UnmarshalJSON].
-func (w *wire) decodeStrict(b []byte) error {
-	var out wire
+// decodeStrict is the general path of [Claims.UnmarshalJSON].
+func (w *Claims) decodeStrict(b []byte) error {
+	var out Claims
 	err := decodeObject(b, claimNames, func(name string, v any) error {
 		switch name {
 		case "exp", "iat":
 			n, ok := v.(json.Number)
 			if !ok {
-				return errStrict
+				return ErrStrict
 			}
 			i, err := strconv.ParseInt(string(n), 10, 64)
 			if err != nil {
-				return errStrict
+				return ErrStrict
 			}
 			if name == "exp" {
 				out.Exp = i
@@ -123,7 +130,7 @@ func (w *wire) decodeStrict(b []byte) error {
 		}
 		s, ok := v.(string)
 		if !ok {
-			return errStrict
+			return ErrStrict
 		}
 		*out.field(name) = s
 		return nil
@@ -136,7 +143,7 @@ func (w *wire) decodeStrict(b []byte) error {
 }
 
 // field returns the string field of a claim name.
-func (w *wire) field(name string) *string {
+func (w *Claims) field(name string) *string {
 	switch name {
 	case "iss":
 		return &w.Iss
