@@ -56,8 +56,8 @@ var (
 	ErrConfig = token.ErrConfig
 )
 
-// Words a person is shown, by [Message] and on the login flow's pages. Each
-// says what the person can do next, and nothing the page does not already
+// Words a person is shown, by [Message] and on the login flow's pages
+// (package flow). Each says what the person can do next, and nothing the page does not already
 // show: every link that can no longer be used gets [GenericMessage],
 // whatever the reason, and a wrong address on such a link gets what the
 // right one gets. The reason goes to the audit ledger, not to whoever holds
@@ -71,16 +71,10 @@ const (
 	// its owner can still use ([ErrMismatch], [ErrIdentityRequired]): the
 	// form shows again, which already says as much.
 	MessageCheckAddress = "This link could not be confirmed with that address. Check the address and try again."
-	// MessageCheckNumber is [MessageCheckAddress] for a form that asks for
-	// the member number.
-	MessageCheckNumber = "This link could not be confirmed with that member number. Check the number and try again."
 	// MessageLater is for a link that is paused ([ErrFrozen]), a member
 	// whose links were tried too often ([ErrThrottled]), and a check that
 	// could not be made ([ErrUnavailable]).
 	MessageLater = "This link cannot be used just now. Please try again later."
-	// MessageLoggedIn is for one's own link, no longer usable, opened while
-	// logged in as its member ([FlowConfig.LoggedIn]).
-	MessageLoggedIn = "You are already logged in."
 )
 
 // Message returns what to show a person for err: "" for nil,

@@ -25,6 +25,10 @@ type Verifier struct {
 	limiter rateLimiter
 }
 
+func init() {
+	hook.VerifierParser = func(v any) any { return v.(*Verifier).p }
+}
+
 // New returns a verifier that parses links with p (from
 // [token.Issuer.Parser] or [token.NewParser]) and checks and consumes them in
 // st. The store must have counters ([store.Counters]), which hold the member

@@ -1,5 +1,5 @@
 // Package mailscan reads a rendered mail message whole, as mail clients and
-// browsers would, for the send guard (verify.Outgoing): the recipients its
+// browsers would, for the send guard (package guard): the recipients its
 // header names and every oncelink token it carries, wherever a reader
 // could find one.
 //

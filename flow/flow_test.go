@@ -1,4 +1,4 @@
-package verify
+package flow
 
 import (
 	"errors"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
+	"github.com/oncelink/oncelink/verify"
 )
 
 // testSessions records the sessions the flow opens.
@@ -31,7 +32,7 @@ func (s *testSessions) NewReference(*http.Request) (string, error) {
 	return fmt.Sprint("sess-", s.n), nil
 }
 
-func (s *testSessions) Start(w http.ResponseWriter, _ *http.Request, ref string, res *Result) error {
+func (s *testSessions) Start(w http.ResponseWriter, _ *http.Request, ref string, res *verify.Result) error {
 	if s.panics {
 		panic("session store down")
 	}
@@ -46,7 +47,7 @@ func flowServer(t *testing.T) (*fixture, *httptest.Server, *testSessions) {
 	t.Helper()
 	f := setup(t, nil, nil)
 	sess := &testSessions{started: map[string]string{}}
-	h, err := NewFlow(FlowConfig{Verifier: f.v, Purpose: token.PurposeLogin, Sessions: sess, Path: "/login", Landing: "/members"})
+	h, err := NewLogin("/login", f.v, sess, WithLanding("/members"), WithLogger(f.logger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestFlow(t *testing.T) {
 	// GET: the confirmation page, nothing consumed, as often as scanners like.
 	for i := 0; i < 3; i++ {
 		c := open(t, srv, l.Token)
-		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/login" || c.MaxAge != int(FlowCookieTTL/time.Second) {
+		if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/login" || c.MaxAge != int(cookieTTL/time.Second) {
 			t.Fatalf("the token's cookie: %+v", c)
 		}
 		resp, page := get(t, srv, c)
@@ -142,7 +143,7 @@ func TestFlow(t *testing.T) {
 
 	// A stranger types their own address: the form again, the link intact.
 	resp, page := post(t, srv, l.Token, url.Values{"email": {"bob@example.org"}}, nil)
-	if resp.StatusCode != 403 || !strings.Contains(page, MessageCheckAddress) || !strings.Contains(page, `name="email"`) {
+	if resp.StatusCode != 403 || !strings.Contains(page, verify.MessageCheckAddress) || !strings.Contains(page, `name="email"`) {
 		t.Fatalf("mismatch: %d %s", resp.StatusCode, page)
 	}
 	// The owner: consumed, session started, cookie cleared, redirected.
@@ -169,7 +170,7 @@ func TestFlow(t *testing.T) {
 	}
 	// The same link again: refused, one generic message.
 	resp, page = post(t, srv, l.Token, url.Values{"email": {"ann@example.org"}}, nil)
-	if resp.StatusCode != 403 || !strings.Contains(page, GenericMessage) || strings.Contains(page, "already") {
+	if resp.StatusCode != 403 || !strings.Contains(page, verify.GenericMessage) || strings.Contains(page, "already") {
 		t.Fatalf("replay: %d %s", resp.StatusCode, page)
 	}
 	if resp, _ := get(t, srv, open(t, srv, l.Token)); resp.StatusCode != 403 {
@@ -192,7 +193,7 @@ func TestFlowRefusals(t *testing.T) {
 		{"no identity", l.Token, nil, nil, 403},
 		{"no cookie", "", url.Values{"t": {l.Token}, "email": {"ann@example.org"}}, nil, 403},
 		{"garbage token", "abc", url.Values{"email": {"ann@example.org"}}, nil, 403},
-		{"huge form", l.Token, url.Values{"email": {strings.Repeat("a", MaxFormBody)}}, nil, 403},
+		{"huge form", l.Token, url.Values{"email": {strings.Repeat("a", maxFormBody)}}, nil, 403},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,7 +217,7 @@ func TestFlowRefusals(t *testing.T) {
 	// A session store that panics after the link was consumed: refused, not a 500.
 	sess.panics = true
 	resp, page := post(t, srv, l.Token, url.Values{"email": {"ann@example.org"}}, nil)
-	if resp.StatusCode != 503 || !strings.Contains(page, GenericMessage) {
+	if resp.StatusCode != 503 || !strings.Contains(page, verify.GenericMessage) {
 		t.Fatalf("panicking session store: %d %s", resp.StatusCode, page)
 	}
 }
@@ -224,22 +225,30 @@ func TestFlowRefusals(t *testing.T) {
 func TestFlowConfig(t *testing.T) {
 	f := setup(t, nil, nil)
 	sess := &testSessions{}
-	for _, c := range []FlowConfig{
-		{Purpose: "login", Sessions: sess, Path: "/login"},
-		{Verifier: f.v, Sessions: sess, Path: "/login"},
-		{Verifier: f.v, Purpose: "login", Path: "/login"},
-		{Verifier: f.v, Purpose: "login", Sessions: sess},
-		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "login"},
-		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "//evil.example/login"},
-		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login?x=1"},
-		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/log in"},
-		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login", Landing: "https://evil.example/"},
-		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login", Landing: "//evil.example/"},
-		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login", Landing: "/\\evil.example/"},
-		{Verifier: f.v, Purpose: "login", Sessions: sess, Path: "/login", RequestPath: "//evil.example/request"},
-	} {
-		if _, err := NewFlow(c); !errors.Is(err, ErrConfig) {
-			t.Errorf("%+v: %v", c, err)
+	cases := []struct {
+		name string
+		v    *verify.Verifier
+		s    Sessions
+		path string
+		opts []LoginOption
+	}{
+		{"no verifier", nil, sess, "/login", nil},
+		{"bad purpose", f.v, sess, "/login", []LoginOption{WithPurpose("")}},
+		{"no sessions", f.v, nil, "/login", nil},
+		{"no path", f.v, sess, "", nil},
+		{"relative path", f.v, sess, "login", nil},
+		{"another host", f.v, sess, "//evil.example/login", nil},
+		{"a query", f.v, sess, "/login?x=1", nil},
+		{"a space", f.v, sess, "/log in", nil},
+		{"landing elsewhere", f.v, sess, "/login", []LoginOption{WithLanding("https://evil.example/")}},
+		{"landing on another host", f.v, sess, "/login", []LoginOption{WithLanding("//evil.example/")}},
+		{"landing back-slashed", f.v, sess, "/login", []LoginOption{WithLanding("/\\evil.example/")}},
+		{"request page elsewhere", f.v, sess, "/login", []LoginOption{WithRequestPath("//evil.example/request")}},
+		{"nil option", f.v, sess, "/login", []LoginOption{nil}},
+	}
+	for _, tc := range cases {
+		if _, err := NewLogin(tc.path, tc.v, tc.s, tc.opts...); !errors.Is(err, token.ErrConfig) {
+			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
 }

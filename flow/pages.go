@@ -1,25 +1,27 @@
-package verify
+package flow
 
 import (
 	"errors"
 	"html/template"
 	"net/http"
+
+	"github.com/oncelink/oncelink/verify"
 )
 
-// PageData is what the flow's templates receive. It holds no token: the
-// token travels in a cookie, never in the page.
+// PageData is what the login flow's pages receive ([WithPages]). It holds
+// no token: the token travels in a cookie, never in the page.
 type PageData struct {
-	// Action is where the confirmation form posts: the flow's configured
-	// path ([FlowConfig.Path]).
+	// Action is where the confirmation form posts: the path the flow is
+	// mounted at.
 	Action string
 	// AskEmail and AskNumber say which identity the link can be confirmed
 	// with; the form sends "email" or "number". Neither: a button only.
 	AskEmail  bool
 	AskNumber bool
-	// Message is what to tell the person ([Message]), or "".
+	// Message is what to tell the person ([verify.Message]), or "".
 	Message string
 	// RequestPath is where to ask for a new link, on the page of a link
-	// that can no longer be used ([FlowConfig.RequestPath]), else "".
+	// that can no longer be used ([WithRequestPath]), else "".
 	RequestPath string
 	// LoggedIn is set on the page of one's own link opened while logged in
 	// ([MessageLoggedIn]); Landing is then the landing page.
@@ -27,51 +29,51 @@ type PageData struct {
 	Landing  string
 }
 
-// refuse shows the refusal page for err, in [Message]'s words.
-func (f *flow) refuse(w http.ResponseWriter, r *http.Request, err error) {
+// refuse shows the refusal page for err, in [verify.Message]'s words.
+func (l *login) refuse(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusForbidden
-	if errors.Is(err, ErrUnavailable) {
+	if errors.Is(err, verify.ErrUnavailable) {
 		status = http.StatusServiceUnavailable
 	}
-	f.refusePage(w, r, status, Message(err))
+	l.refusePage(w, r, status, verify.Message(err))
 }
 
 // refusePage clears the token's cookie and shows the refusal page with msg:
 // for a link that can no longer be used, with the way to ask for a new one;
 // for one's own link while logged in as its member, with the way in.
-func (f *flow) refusePage(w http.ResponseWriter, r *http.Request, status int, msg string) {
+func (l *login) refusePage(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	d := PageData{Message: msg}
-	if tok := f.cookie(r); tok != "" {
-		f.setCookie(w, r, "", -1)
-		if f.ownLink(r, tok) {
-			status, d = http.StatusOK, PageData{Message: MessageLoggedIn, LoggedIn: true, Landing: f.c.Landing}
+	if tok := l.cookie(r); tok != "" {
+		l.setCookie(w, r, "", -1)
+		if l.ownLink(r, tok) {
+			status, d = http.StatusOK, PageData{Message: MessageLoggedIn, LoggedIn: true, Landing: l.landing}
 		}
 	}
-	if msg == GenericMessage && !d.LoggedIn {
-		d.RequestPath = f.c.RequestPath
+	if msg == verify.GenericMessage && !d.LoggedIn {
+		d.RequestPath = l.requestPath
 	}
-	f.page(w, status, f.c.Refused, d)
+	l.page(w, status, l.refused, d)
 }
 
 // ownLink reports whether tok is an authentic link of the flow's purpose
-// whose member the request is logged in as ([FlowConfig.LoggedIn]).
-func (f *flow) ownLink(r *http.Request, tok string) bool {
-	if f.c.LoggedIn == nil {
+// whose member the request is logged in as ([WithLoggedIn]).
+func (l *login) ownLink(r *http.Request, tok string) bool {
+	if l.loggedIn == nil {
 		return false
 	}
-	vt, err := f.c.Verifier.p.Inspect(tok)
-	if err != nil || vt.Purpose != f.c.Purpose {
+	vt, err := l.p.Inspect(tok)
+	if err != nil || vt.Purpose != l.purpose {
 		return false
 	}
-	m, err := asserted(f.c.LoggedIn, r)
+	m, err := asserted(l.loggedIn, r)
 	return err == nil && m != "" && m == vt.Member
 }
 
-func (f *flow) page(w http.ResponseWriter, status int, t *template.Template, d PageData) {
+func (l *login) page(w http.ResponseWriter, status int, t *template.Template, d PageData) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
 	if err := t.Execute(w, d); err != nil {
-		f.c.Verifier.cfg.logger.Error("oncelink: page template failed", "error", err)
+		l.logger.Error("oncelink: page template failed", "error", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package verify
+package flow
 
 import (
 	"context"
@@ -20,7 +20,7 @@ func FuzzRequestInput(f *testing.F) {
 		f.Add(s)
 	}
 	fx := setup(f, nil, nil)
-	rf := requestFlow(f, fx, &testMailer{}, func(c *RequestFlowConfig) {
+	rf := requestFlow(f, fx, &testMailer{}, func(c *requestConfig) {
 		c.PerAddress, c.PerClient = Limit{N: 100000, Window: time.Minute}, Limit{N: 100000, Window: time.Minute}
 		c.Lookup = func(context.Context, Query) (Addressee, bool, error) { return Addressee{}, false, nil }
 	})
@@ -53,12 +53,12 @@ func FuzzRequestInput(f *testing.F) {
 	})
 }
 
-// BenchmarkRequestFlow measures the request path for a member and for a
+// BenchmarkRequest measures the request path for a member and for a
 // stranger: the two should cost the same, since the lookup and the send
 // happen after the answer. The worker is held, so that only the request
 // path is measured (the sends' own work, on another goroutine, is the
 // mint, the render and the guard).
-func BenchmarkRequestFlow(b *testing.B) {
+func BenchmarkRequest(b *testing.B) {
 	for _, who := range []string{"member", "stranger"} {
 		b.Run(who, func(b *testing.B) {
 			fx := setup(b, nil, nil)
@@ -68,9 +68,10 @@ func BenchmarkRequestFlow(b *testing.B) {
 				<-held
 				return lookupIn(directory)(ctx, q)
 			}
-			rf, err := NewRequestFlow(RequestFlowConfig{Verifier: fx.v, Issuer: fx.iss, Purpose: token.PurposeLogin,
-				Path: "/login/request", Lookup: lookup, Mailer: &testMailer{}, QueueSize: 1, Workers: 1,
-				PerAddress: Limit{N: 100000, Window: time.Minute}, PerClient: Limit{N: 100000, Window: time.Minute}})
+			c := fx.requestConfig(&testMailer{})
+			c.Lookup, c.QueueSize, c.Workers = lookup, 1, 1
+			c.PerAddress, c.PerClient = Limit{N: 100000, Window: time.Minute}, Limit{N: 100000, Window: time.Minute}
+			rf, err := c.build()
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package verify
+package flow
 
 import (
 	"fmt"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/oncelink/oncelink/internal/teststores"
 	"github.com/oncelink/oncelink/token"
+	"github.com/oncelink/oncelink/verify"
 )
 
 // TestRequestLimitsAcrossInstances: two instances of a site, each with its
@@ -29,11 +30,11 @@ func TestRequestLimitsAcrossInstances(t *testing.T) {
 			one, two := setup(t, key, st), setup(t, key, st)
 			two.clk.t = one.clk.t
 			m := &testMailer{}
-			limits := func(c *RequestFlowConfig) {
+			limits := func(c *requestConfig) {
 				c.PerAddress, c.PerClient = Limit{N: 3, Window: time.Hour}, Limit{N: 5, Window: time.Hour}
 				c.Lookup = lookupIn(many)
 			}
-			flows := []*RequestFlow{requestFlow(t, one, m, limits), requestFlow(t, two, m, limits)}
+			flows := []*Requests{requestFlow(t, one, m, limits), requestFlow(t, two, m, limits)}
 			// One address from many clients: three links, whichever instance answers.
 			for i := 0; i < 8; i++ {
 				if resp, _ := ask(flows[i%2], "ann@example.org", fmt.Sprint("198.51.100.", i+1), nil); resp.StatusCode != http.StatusOK {
@@ -65,7 +66,7 @@ func TestRequestLimitsAcrossInstances(t *testing.T) {
 			}
 			for _, s := range m.all() {
 				l := linkIn.FindString(string(s.raw))
-				if _, err := one.v.Peek(ctx, login(l, Identity{})); err != nil {
+				if _, err := one.v.Peek(ctx, loginRequest(l, verify.Identity{})); err != nil {
 					t.Fatalf("a link sent to %s: %v", s.to.Recipient, err)
 				}
 			}

@@ -1,4 +1,4 @@
-package verify
+package guard
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"github.com/oncelink/oncelink/internal/mailscan"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
+	"github.com/oncelink/oncelink/verify"
 )
 
 // Renderers: the same invitation in the shapes mail takes.
@@ -88,7 +89,7 @@ var shapes = []struct {
 	{"base64 multipart", func(to, n, u string) []byte { return base64Multipart(to, n, u) }},
 }
 
-func guardFixture(t testing.TB, key *token.Key) (*fixture, []*token.Link, *Outgoing) {
+func guardFixture(t testing.TB, key *token.Key) (*fixture, []*token.Link, *Guard) {
 	t.Helper()
 	f := setup(t, key, nil)
 	var reqs []token.Request
@@ -100,7 +101,7 @@ func guardFixture(t testing.TB, key *token.Key) (*fixture, []*token.Link, *Outgo
 		t.Fatal(err)
 	}
 	p, _ := f.iss.Parser()
-	g, err := NewOutgoing(p, f.st, "invite", nil)
+	g, err := New(p, f.st, WithBatch("invite"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func wantBlocked(t *testing.T, err error, reason string) *BlockedError {
 	return be
 }
 
-func TestOutgoingAcceptsCorrectMessages(t *testing.T) {
+func TestGuardAcceptsCorrectMessages(t *testing.T) {
 	hk, _ := token.GenerateHMACKey("h")
 	ek, _ := token.GenerateEd25519Key("e")
 	for _, key := range []*token.Key{hk, ek} {
@@ -142,7 +143,7 @@ func TestOutgoingAcceptsCorrectMessages(t *testing.T) {
 	}
 }
 
-func TestOutgoingRefusesForeignLink(t *testing.T) {
+func TestGuardRefusesForeignLink(t *testing.T) {
 	for _, sh := range shapes {
 		t.Run(sh.name, func(t *testing.T) {
 			f, links, g := guardFixture(t, nil)
@@ -160,9 +161,9 @@ func TestOutgoingRefusesForeignLink(t *testing.T) {
 			err = g.Check(ctx, Mail{To: "member2@example.org", Raw: plainText("m2", links[2].URL)})
 			wantBlocked(t, err, "blocked")
 			// The batch is frozen: the links that may have left do not work.
-			_, cerr := f.v.Consume(ctx, login(links[0].URL, Identity{Email: "member0@example.org"}))
-			if !errors.Is(cerr, ErrFrozen) {
-				t.Fatalf("after a blocked message: %v, want ErrFrozen", cerr)
+			_, cerr := f.v.Consume(ctx, login(links[0].URL, verify.Identity{Email: "member0@example.org"}))
+			if !errors.Is(cerr, verify.ErrFrozen) {
+				t.Fatalf("after a blocked message: %v, want verify.ErrFrozen", cerr)
 			}
 			evs, _, _ := f.st.Events(ctx, store.EventQuery{Kinds: []store.EventKind{store.EventBlocked}})
 			if len(evs) != 1 || evs[0].Reason != "foreign link" || evs[0].TokenID != links[0].Claims.ID {
@@ -172,7 +173,7 @@ func TestOutgoingRefusesForeignLink(t *testing.T) {
 	}
 }
 
-func TestOutgoingRefusals(t *testing.T) {
+func TestGuardRefusals(t *testing.T) {
 	exp := setup(t, nil, nil)
 	shortLived, _ := exp.iss.Mint(ctx, token.Request{Member: "m0", Purpose: token.PurposeLogin, Recipient: "member0@example.org", TTL: time.Minute})
 	_ = shortLived
@@ -223,7 +224,7 @@ func TestOutgoingRefusals(t *testing.T) {
 	}
 }
 
-func TestOutgoingRetriesAndOtherJWTs(t *testing.T) {
+func TestGuardRetriesAndOtherJWTs(t *testing.T) {
 	_, links, g := guardFixture(t, nil)
 	m := Mail{To: "member0@example.org", Raw: fullMessage("member0@example.org", "abc", htmlBody("m0", links[0].URL))}
 	if err := g.Check(ctx, m); err != nil {
@@ -247,13 +248,13 @@ func TestOutgoingRetriesAndOtherJWTs(t *testing.T) {
 	wantBlocked(t, g.Check(ctx, Mail{To: "member1@example.org", Raw: plainText("m1", links[1].URL)}), "duplicate link")
 }
 
-func TestOutgoingBounds(t *testing.T) {
+func TestGuardBounds(t *testing.T) {
 	_, _, g := guardFixture(t, nil)
-	big := bytes.Repeat([]byte("a"), MaxMessage+1)
+	big := bytes.Repeat([]byte("a"), maxMessage+1)
 	wantBlocked(t, g.Check(ctx, Mail{To: "member0@example.org", Raw: big}), "too large")
 	_, links2, g2 := guardFixture(t, nil)
 	var many []byte
-	for i := 0; i < MaxLinksPerMessage+2; i++ {
+	for i := 0; i < maxLinks+2; i++ {
 		many = append(many, plainText("x", links2[0].URL)...)
 	}
 	// The same link many times is one link.
@@ -262,11 +263,11 @@ func TestOutgoingBounds(t *testing.T) {
 	}
 }
 
-// FuzzOutgoing feeds arbitrary messages around real links: the guard never
+// FuzzGuard feeds arbitrary messages around real links: the guard never
 // panics, refuses with a BlockedError or accepts, and accepts a message
 // with a link only when it read it whole, every link is the recipient's,
 // and the header names nobody else.
-func FuzzOutgoing(f *testing.F) {
+func FuzzGuard(f *testing.F) {
 	fx, links, _ := guardFixture(f, nil)
 	p, _ := fx.iss.Parser()
 	f.Add([]byte(links[0].URL), "member0@example.org")
@@ -276,7 +277,7 @@ func FuzzOutgoing(f *testing.F) {
 	f.Add(hardWrap(plainText("m", links[2].URL)), "member2@example.org")
 	f.Add([]byte("To: member0@example.org\r\nCc: member1@example.org\r\n\r\n"+links[0].URL), "member0@example.org")
 	f.Fuzz(func(t *testing.T, raw []byte, to string) {
-		g, _ := NewOutgoing(p, fx.st, "", nil)
+		g, _ := New(p, fx.st)
 		err := g.Check(ctx, Mail{To: to, Raw: raw})
 		if err != nil {
 			if !errors.Is(err, ErrBlocked) {
@@ -306,10 +307,10 @@ func FuzzOutgoing(f *testing.F) {
 	})
 }
 
-// TestOutgoingSoftBreaks cuts a link with quoted-printable soft breaks at
+// TestGuardSoftBreaks cuts a link with quoted-printable soft breaks at
 // awkward places, the "eyJ" prefix included: the guard still finds and
 // checks it.
-func TestOutgoingSoftBreaks(t *testing.T) {
+func TestGuardSoftBreaks(t *testing.T) {
 	_, links, g := guardFixture(t, nil)
 	url := strings.Replace(links[0].URL, "?t=", "?t=3D", 1)
 	at := strings.Index(url, "eyJ")
@@ -326,7 +327,7 @@ func TestOutgoingSoftBreaks(t *testing.T) {
 	}
 }
 
-func TestOutgoingRecordsUnreadableRecipient(t *testing.T) {
+func TestGuardRecordsUnreadableRecipient(t *testing.T) {
 	f, links, g := guardFixture(t, nil)
 	to := "member0@example.org\xff"
 	err := g.Check(ctx, Mail{To: to, Raw: plainText("m0", links[0].URL)})

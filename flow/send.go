@@ -1,9 +1,10 @@
-package verify
+package flow
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/oncelink/oncelink/guard"
 	"github.com/oncelink/oncelink/internal/hook"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
@@ -11,7 +12,7 @@ import (
 
 // enqueue hands q to the workers without waiting, and reports whether it
 // was taken.
-func (rf *RequestFlow) enqueue(q Query) bool {
+func (rf *Requests) enqueue(q Query) bool {
 	rf.mu.RLock()
 	defer rf.mu.RUnlock()
 	if rf.closed {
@@ -28,7 +29,7 @@ func (rf *RequestFlow) enqueue(q Query) bool {
 // Close stops taking requests and waits until the queued ones are sent,
 // or ctx ends; then it abandons what is left and returns ctx's error.
 // Requests after Close are answered as usual and dropped (logged).
-func (rf *RequestFlow) Close(ctx context.Context) error {
+func (rf *Requests) Close(ctx context.Context) error {
 	rf.mu.Lock()
 	if !rf.closed {
 		rf.closed = true
@@ -50,13 +51,13 @@ func (rf *RequestFlow) Close(ctx context.Context) error {
 	}
 }
 
-func (rf *RequestFlow) work() {
+func (rf *Requests) work() {
 	defer rf.wg.Done()
 	for q := range rf.jobs {
 		if rf.ctx.Err() != nil {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(rf.ctx, rf.c.SendTimeout)
+		ctx, cancel := context.WithTimeout(rf.ctx, rf.queue.SendTimeout)
 		rf.send(ctx, q)
 		cancel()
 	}
@@ -66,12 +67,12 @@ func (rf *RequestFlow) work() {
 // rendered bytes with the send guard and sends those bytes. Every failure
 // is logged; a message the guard refuses is not sent and its link is
 // revoked.
-func (rf *RequestFlow) send(ctx context.Context, q Query) {
-	log := rf.logger()
+func (rf *Requests) send(ctx context.Context, q Query) {
+	log := rf.logger
 	var a Addressee
 	var found bool
 	err := safely("lookup", func() (err error) {
-		a, found, err = rf.c.Lookup(ctx, q)
+		a, found, err = rf.lookup(ctx, q)
 		return err
 	})
 	switch {
@@ -85,15 +86,15 @@ func (rf *RequestFlow) send(ctx context.Context, q Query) {
 		log.ErrorContext(ctx, "oncelink: requested link not minted: the member has no address", "member", a.Member)
 		return
 	}
-	link, err := rf.c.Issuer.Mint(ctx, token.Request{Member: a.Member, Purpose: rf.c.Purpose, Recipient: a.Recipient,
-		Number: a.Number, TTL: rf.c.TTL})
+	link, err := rf.iss.Mint(ctx, token.Request{Member: a.Member, Purpose: rf.purpose, Recipient: a.Recipient,
+		Number: a.Number, TTL: rf.ttl})
 	if err != nil {
 		log.ErrorContext(ctx, "oncelink: requested link not minted", "member", a.Member, "error", err)
 		return
 	}
 	var raw []byte
 	err = safely("render", func() (err error) {
-		raw, err = rf.c.Mailer.Render(ctx, a, link)
+		raw, err = rf.mailer.Render(ctx, a, link)
 		return err
 	})
 	if err == nil {
@@ -104,7 +105,7 @@ func (rf *RequestFlow) send(ctx context.Context, q Query) {
 		rf.revoke(ctx, link)
 		return
 	}
-	if err := safely("send", func() error { return rf.c.Mailer.Send(ctx, a, raw) }); err != nil {
+	if err := safely("send", func() error { return rf.mailer.Send(ctx, a, raw) }); err != nil {
 		log.ErrorContext(ctx, "oncelink: requested link not sent: the mailer failed", "token", link.Claims, "error", err)
 		return
 	}
@@ -114,18 +115,18 @@ func (rf *RequestFlow) send(ctx context.Context, q Query) {
 // guard checks one rendered message with a send guard of its own: each
 // message carries a new link of its own member, so nothing is shared
 // between requests but the parser and the store.
-func (rf *RequestFlow) guard(ctx context.Context, a Addressee, raw []byte) error {
-	g, err := NewOutgoing(rf.c.Verifier.p, rf.c.Verifier.st, "", rf.c.Verifier.cfg.logger)
+func (rf *Requests) guard(ctx context.Context, a Addressee, raw []byte) error {
+	g, err := guard.New(rf.p, rf.st, guard.WithLogger(rf.logger))
 	if err != nil {
 		return err
 	}
-	return g.Check(ctx, Mail{To: a.Recipient, Member: a.Member, Raw: raw})
+	return g.Check(ctx, guard.Mail{To: a.Recipient, Member: a.Member, Raw: raw})
 }
 
 // revoke revokes a link that was minted and not sent.
-func (rf *RequestFlow) revoke(ctx context.Context, link *token.Link) {
-	if _, err := rf.c.Verifier.st.Revoke(ctx, store.Filter{IDs: []string{link.Claims.ID}}, hook.ParserNow(rf.c.Verifier.p)); err != nil {
-		rf.logger().ErrorContext(ctx, "oncelink: unsent link not revoked", "token", link.Claims, "error", err)
+func (rf *Requests) revoke(ctx context.Context, link *token.Link) {
+	if _, err := rf.st.Revoke(ctx, store.Filter{IDs: []string{link.Claims.ID}}, hook.ParserNow(rf.p)); err != nil {
+		rf.logger.ErrorContext(ctx, "oncelink: unsent link not revoked", "token", link.Claims, "error", err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package verify
+package guard
 
 import (
 	"errors"
@@ -20,7 +20,7 @@ func TestHostileCorpusRefused(t *testing.T) {
 	}
 	for _, cm := range corpus {
 		t.Run(cm.name, func(t *testing.T) {
-			g, _ := NewOutgoing(p, f.st, "invite", nil)
+			g, _ := New(p, f.st, WithBatch("invite"))
 			err := g.Check(ctx, cm.mail)
 			if !errors.Is(err, ErrBlocked) {
 				t.Fatalf("passed a message that hides %s (err %v)", cm.hides, err)
@@ -37,7 +37,7 @@ func TestHonestCorpusPasses(t *testing.T) {
 	p, _ := f.iss.Parser()
 	for _, cm := range loadCorpus(t, "honest", newCorpusLinks(links)) {
 		t.Run(cm.name, func(t *testing.T) {
-			g, _ := NewOutgoing(p, f.st, "invite", nil)
+			g, _ := New(p, f.st, WithBatch("invite"))
 			if err := g.Check(ctx, cm.mail); err != nil {
 				t.Fatalf("refused an honest message (%s): %v", cm.hides, err)
 			}
@@ -74,7 +74,7 @@ func TestIncidentAccumulatedRecipients(t *testing.T) {
 		return Mail{To: own, Raw: []byte(raw)}
 	}
 	t.Run("accumulated recipients", func(t *testing.T) {
-		g, _ := NewOutgoing(p, f.st, "", nil)
+		g, _ := New(p, f.st)
 		var to []string
 		var mails []Mail
 		for i := 0; i < n; i++ {
@@ -87,7 +87,7 @@ func TestIncidentAccumulatedRecipients(t *testing.T) {
 		}
 	})
 	t.Run("reused body", func(t *testing.T) {
-		g, _ := NewOutgoing(p, f.st, "", nil)
+		g, _ := New(p, f.st)
 		var mails []Mail
 		for i := 0; i < n; i++ {
 			mails = append(mails, render([]string{reqs[i].Recipient}, reqs[i].Recipient, links[0].URL))

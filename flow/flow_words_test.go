@@ -1,4 +1,4 @@
-package verify
+package flow
 
 import (
 	"io"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
+	"github.com/oncelink/oncelink/verify"
 )
 
 // wordsServer is a login flow that offers the request page and knows who
@@ -18,9 +19,8 @@ import (
 func wordsServer(t *testing.T, f *fixture) *httptest.Server {
 	t.Helper()
 	sess := &testSessions{started: map[string]string{}}
-	h, err := NewFlow(FlowConfig{Verifier: f.v, Purpose: token.PurposeLogin, Sessions: sess, Path: "/login",
-		Landing: "/members", RequestPath: "/login/request",
-		LoggedIn: func(r *http.Request) string { return r.Header.Get("me") }})
+	h, err := NewLogin("/login", f.v, sess, WithLanding("/members"), WithRequestPath("/login/request"),
+		WithLoggedIn(func(r *http.Request) string { return r.Header.Get("me") }), WithLogger(f.logger))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,8 +68,8 @@ func TestFlowWords(t *testing.T) {
 	// A typo: the form again, with the words for it, and the link still works.
 	l := f.mint(t, ann)
 	resp, page := post(t, srv, l.Token, url.Values{"email": {"ann@exmple.org"}}, nil)
-	if resp.StatusCode != 403 || !strings.Contains(page, MessageCheckAddress) || !strings.Contains(page, `name="email"`) ||
-		strings.Contains(page, GenericMessage) {
+	if resp.StatusCode != 403 || !strings.Contains(page, verify.MessageCheckAddress) || !strings.Contains(page, `name="email"`) ||
+		strings.Contains(page, verify.GenericMessage) {
 		t.Fatalf("typo: %d %s", resp.StatusCode, page)
 	}
 	numOnly := f.mint(t, token.Request{Member: "m-3", Purpose: token.PurposeLogin, Number: "777"})
@@ -86,7 +86,7 @@ func TestFlowWords(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp, page = show(t, srv, l.Token, "")
-	if resp.StatusCode != 403 || !strings.Contains(page, MessageLater) || strings.Contains(page, GenericMessage) ||
+	if resp.StatusCode != 403 || !strings.Contains(page, verify.MessageLater) || strings.Contains(page, verify.GenericMessage) ||
 		strings.Contains(page, "/login/request") {
 		t.Fatalf("paused: %d %s", resp.StatusCode, page)
 	}
@@ -96,7 +96,7 @@ func TestFlowWords(t *testing.T) {
 
 	// Used, revoked, expired, unknown, mangled: one page, byte for byte.
 	used := f.mint(t, ann)
-	if _, err := f.v.Consume(ctx, login(used.URL, Identity{Email: "ann@example.org"})); err != nil {
+	if _, err := f.v.Consume(ctx, loginRequest(used.URL, verify.Identity{Email: "ann@example.org"})); err != nil {
 		t.Fatal(err)
 	}
 	revoked := f.mint(t, ann)
@@ -117,7 +117,7 @@ func TestFlowWords(t *testing.T) {
 			f.clk.add(2 * time.Minute)
 		}
 		resp, page := show(t, srv, c.tok, "")
-		if resp.StatusCode != 403 || !strings.Contains(page, GenericMessage) || !strings.Contains(page, `href="/login/request"`) {
+		if resp.StatusCode != 403 || !strings.Contains(page, verify.GenericMessage) || !strings.Contains(page, `href="/login/request"`) {
 			t.Fatalf("%s: %d %s", c.name, resp.StatusCode, page)
 		}
 		if want == "" {
@@ -143,36 +143,5 @@ func TestFlowWords(t *testing.T) {
 	}
 	if _, page := show(t, srv, used.Token, "m-2"); page != want {
 		t.Fatalf("another member's used link while logged in: %s", page)
-	}
-}
-
-// TestMessage: the words for each refusal.
-func TestMessage(t *testing.T) {
-	cases := []struct {
-		err  error
-		want string
-	}{
-		{nil, ""},
-		{ErrMismatch, MessageCheckAddress},
-		{ErrIdentityRequired, MessageCheckAddress},
-		{ErrFrozen, MessageLater},
-		{ErrThrottled, MessageLater},
-		{ErrUnavailable, MessageLater},
-		{fromStore(store.ErrFrozen), MessageLater},
-		{ErrUsed, GenericMessage},
-		{ErrRevoked, GenericMessage},
-		{ErrExpired, GenericMessage},
-		{ErrNotFound, GenericMessage},
-		{ErrStale, GenericMessage},
-		{ErrMalformed, GenericMessage},
-		{ErrSignature, GenericMessage},
-		{ErrClaims, GenericMessage},
-		{ErrPurpose, GenericMessage},
-		{fromStore(store.ErrUsed), GenericMessage},
-	}
-	for _, c := range cases {
-		if got := Message(c.err); got != c.want {
-			t.Errorf("Message(%v) = %q, want %q", c.err, got, c.want)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package verify
+package flow
 
 import (
 	"fmt"
@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/oncelink/oncelink/internal/browsertest"
-	"github.com/oncelink/oncelink/token"
 )
 
 // cookieProbe answers /probe/<mode>?set: it sets a cookie of that SameSite
@@ -47,7 +46,7 @@ func TestBrowserCrossSiteLink(t *testing.T) {
 	browsertest.Chromium(t)
 	f := setup(t, nil, nil)
 	sess := &testSessions{started: map[string]string{}}
-	h, err := NewFlow(FlowConfig{Verifier: f.v, Purpose: token.PurposeLogin, Sessions: sess, Path: "/login", Landing: "/members"})
+	h, err := NewLogin("/login", f.v, sess, WithLanding("/members"), WithLogger(f.logger))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,10 @@
-package verify
+package flow
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
+	"github.com/oncelink/oncelink/verify"
 )
 
 // directory is a site's members, found by address or number.
@@ -77,14 +79,53 @@ func (m *testMailer) to(addr string) int {
 	return n
 }
 
-func requestFlow(t testing.TB, f *fixture, m Mailer, edit func(*RequestFlowConfig)) *RequestFlow {
+// requestConfig is what a test changes in a request flow before it is
+// built: NewRequest's arguments, and its options when they are set.
+type requestConfig struct {
+	Issuer             *token.Issuer
+	Store              store.Store
+	Purpose, Path      string
+	Lookup             Lookup
+	Mailer             Mailer
+	TTL                time.Duration
+	PerAddress         Limit
+	PerClient          Limit
+	QueueSize, Workers int
+	Logger             *slog.Logger
+}
+
+func (f *fixture) requestConfig(m Mailer) requestConfig {
+	return requestConfig{Issuer: f.iss, Store: f.st, Purpose: token.PurposeLogin, Path: "/login/request",
+		Lookup: lookupIn(directory), Mailer: m, Logger: f.logger}
+}
+
+func (c requestConfig) build() (*Requests, error) {
+	opts := []RequestOption{WithLogger(c.Logger)}
+	if c.Purpose != token.PurposeLogin {
+		opts = append(opts, WithPurpose(c.Purpose))
+	}
+	if c.TTL != 0 {
+		opts = append(opts, WithTTL(c.TTL))
+	}
+	if c.PerAddress != (Limit{}) {
+		opts = append(opts, WithAddressLimit(c.PerAddress))
+	}
+	if c.PerClient != (Limit{}) {
+		opts = append(opts, WithClientLimit(c.PerClient))
+	}
+	if c.QueueSize != 0 || c.Workers != 0 {
+		opts = append(opts, WithQueue(Queue{Size: c.QueueSize, Workers: c.Workers}))
+	}
+	return NewRequest(c.Path, c.Issuer, c.Store, c.Lookup, c.Mailer, opts...)
+}
+
+func requestFlow(t testing.TB, f *fixture, m Mailer, edit func(*requestConfig)) *Requests {
 	t.Helper()
-	c := RequestFlowConfig{Verifier: f.v, Issuer: f.iss, Purpose: token.PurposeLogin, Path: "/login/request",
-		Lookup: lookupIn(directory), Mailer: m}
+	c := f.requestConfig(m)
 	if edit != nil {
 		edit(&c)
 	}
-	rf, err := NewRequestFlow(c)
+	rf, err := c.build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +144,7 @@ func ask(h http.Handler, address, ip string, hdr map[string]string) (*http.Respo
 	return serve(h, r)
 }
 
-func closeFlow(t *testing.T, rf *RequestFlow) {
+func closeFlow(t *testing.T, rf *Requests) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -136,14 +177,14 @@ func TestRequestFlowSendsThroughGuard(t *testing.T) {
 	}
 	for _, s := range sent {
 		l := linkIn.FindString(string(s.raw))
-		vt, err := f.v.p.Parse(l, token.PurposeLogin)
+		vt, err := f.p.Parse(l, token.PurposeLogin)
 		if err != nil || vt.Member != s.to.Member || vt.Batch != "" {
 			t.Fatalf("the link to %s: %v %+v", s.to.Recipient, err, vt)
 		}
 		if got := vt.ExpiresAt.Sub(vt.IssuedAt); got != token.DefaultTTL {
 			t.Fatalf("a requested link lives %v, want %v", got, token.DefaultTTL)
 		}
-		if _, err := f.v.Consume(ctx, login(l, Identity{Email: s.to.Recipient})); err != nil {
+		if _, err := f.v.Consume(ctx, loginRequest(l, verify.Identity{Email: s.to.Recipient})); err != nil {
 			t.Fatalf("the requested link does not log in: %v", err)
 		}
 	}
@@ -189,7 +230,7 @@ func TestRequestFlowNoOracle(t *testing.T) {
 	release := make(chan struct{})
 	var looked sync.WaitGroup
 	m := &testMailer{}
-	rf := requestFlow(t, f, m, func(c *RequestFlowConfig) {
+	rf := requestFlow(t, f, m, func(c *requestConfig) {
 		inner := c.Lookup
 		c.Lookup = func(ctx context.Context, q Query) (Addressee, bool, error) {
 			defer looked.Done()
@@ -242,7 +283,7 @@ func TestRequestFlowRefusals(t *testing.T) {
 	m := &testMailer{}
 	calls := 0
 	var mu sync.Mutex
-	rf := requestFlow(t, f, m, func(c *RequestFlowConfig) {
+	rf := requestFlow(t, f, m, func(c *requestConfig) {
 		inner := c.Lookup
 		c.Lookup = func(ctx context.Context, q Query) (Addressee, bool, error) {
 			mu.Lock()
@@ -261,7 +302,7 @@ func TestRequestFlowRefusals(t *testing.T) {
 		{"not an address", "ann(at)example.org", nil, 400},
 		{"two ats", "ann@@example.org", nil, 400},
 		{"a link pasted", "https://members.example.org/login?t=abc", nil, 400},
-		{"huge", strings.Repeat("a", MaxFormBody), nil, 400},
+		{"huge", strings.Repeat("a", maxFormBody), nil, 400},
 		{"cross-site", "ann@example.org", map[string]string{"Sec-Fetch-Site": "cross-site"}, 403},
 		{"cross-origin", "ann@example.org", map[string]string{"Origin": "https://evil.example"}, 403},
 	}
@@ -285,19 +326,19 @@ func TestRequestFlowRefusals(t *testing.T) {
 	var want string
 	for _, tc := range []struct {
 		name string
-		edit func(*RequestFlowConfig)
+		edit func(*requestConfig)
 		log  string
 	}{
-		{"lookup fails", func(c *RequestFlowConfig) {
+		{"lookup fails", func(c *requestConfig) {
 			c.Lookup = func(context.Context, Query) (Addressee, bool, error) {
 				return Addressee{}, false, errors.New("db down")
 			}
 		}, "db down"},
-		{"lookup panics", func(c *RequestFlowConfig) {
+		{"lookup panics", func(c *requestConfig) {
 			c.Lookup = func(context.Context, Query) (Addressee, bool, error) { panic("boom") }
 		}, "panicked"},
-		{"mailer fails", func(c *RequestFlowConfig) { c.Mailer = failingMailer{} }, "smtp down"},
-		{"bad address on file", func(c *RequestFlowConfig) {
+		{"mailer fails", func(c *requestConfig) { c.Mailer = failingMailer{} }, "smtp down"},
+		{"bad address on file", func(c *requestConfig) {
 			c.Lookup = func(context.Context, Query) (Addressee, bool, error) {
 				return Addressee{Member: "m-17", Recipient: "not an address"}, true, nil
 			}
@@ -330,7 +371,7 @@ func TestRequestFlowQueueFull(t *testing.T) {
 	f := setup(t, nil, nil)
 	release := make(chan struct{})
 	m := &testMailer{}
-	rf := requestFlow(t, f, m, func(c *RequestFlowConfig) {
+	rf := requestFlow(t, f, m, func(c *requestConfig) {
 		c.Workers, c.QueueSize = 1, 1
 		inner := c.Lookup
 		c.Lookup = func(ctx context.Context, q Query) (Addressee, bool, error) {
@@ -364,24 +405,24 @@ func TestRequestFlowQueueFull(t *testing.T) {
 func TestRequestFlowConfig(t *testing.T) {
 	f := setup(t, nil, nil)
 	m := &testMailer{}
-	ok := RequestFlowConfig{Verifier: f.v, Issuer: f.iss, Purpose: "login", Path: "/login/request", Lookup: lookupIn(directory), Mailer: m}
-	for name, edit := range map[string]func(*RequestFlowConfig){
-		"no verifier":      func(c *RequestFlowConfig) { c.Verifier = nil },
-		"no issuer":        func(c *RequestFlowConfig) { c.Issuer = nil },
-		"no purpose":       func(c *RequestFlowConfig) { c.Purpose = "" },
-		"no lookup":        func(c *RequestFlowConfig) { c.Lookup = nil },
-		"no mailer":        func(c *RequestFlowConfig) { c.Mailer = nil },
-		"no path":          func(c *RequestFlowConfig) { c.Path = "" },
-		"foreign path":     func(c *RequestFlowConfig) { c.Path = "//evil.example/x" },
-		"address limit":    func(c *RequestFlowConfig) { c.PerAddress = Limit{N: -1, Window: time.Hour} },
-		"client window":    func(c *RequestFlowConfig) { c.PerClient = Limit{N: 5, Window: time.Millisecond} },
-		"huge queue":       func(c *RequestFlowConfig) { c.QueueSize = 1 << 30 },
-		"too many workers": func(c *RequestFlowConfig) { c.Workers = 1000 },
-		"negative ttl":     func(c *RequestFlowConfig) { c.TTL = -time.Minute },
+	ok := f.requestConfig(m)
+	for name, edit := range map[string]func(*requestConfig){
+		"no store":         func(c *requestConfig) { c.Store = nil },
+		"no issuer":        func(c *requestConfig) { c.Issuer = nil },
+		"bad purpose":      func(c *requestConfig) { c.Purpose = "Log In" },
+		"no lookup":        func(c *requestConfig) { c.Lookup = nil },
+		"no mailer":        func(c *requestConfig) { c.Mailer = nil },
+		"no path":          func(c *requestConfig) { c.Path = "" },
+		"foreign path":     func(c *requestConfig) { c.Path = "//evil.example/x" },
+		"address limit":    func(c *requestConfig) { c.PerAddress = Limit{N: -1, Window: time.Hour} },
+		"client window":    func(c *requestConfig) { c.PerClient = Limit{N: 5, Window: time.Millisecond} },
+		"huge queue":       func(c *requestConfig) { c.QueueSize = 1 << 30 },
+		"too many workers": func(c *requestConfig) { c.Workers = 1000 },
+		"negative ttl":     func(c *requestConfig) { c.TTL = -time.Minute },
 	} {
 		c := ok
 		edit(&c)
-		if rf, err := NewRequestFlow(c); !errors.Is(err, ErrConfig) {
+		if rf, err := c.build(); !errors.Is(err, token.ErrConfig) {
 			if rf != nil {
 				rf.Close(context.Background())
 			}

@@ -1,4 +1,4 @@
-package verify
+package flow
 
 import (
 	"net"
@@ -16,7 +16,8 @@ func flowCookieName(secure bool) string {
 }
 
 // secureCookie reports whether the token's cookie is Secure: always, but
-// for plain HTTP to a loopback host (development, as WithBaseURL allows).
+// for plain HTTP to a loopback host (development, as token.WithBaseURL
+// allows).
 // Behind a proxy that ends TLS, the request is plain but the host is not
 // loopback, so the cookie stays Secure.
 func secureCookie(r *http.Request) bool {
@@ -35,20 +36,20 @@ func secureCookie(r *http.Request) bool {
 }
 
 // setCookie sets the token's cookie, or clears it (tok "", maxAge -1).
-func (f *flow) setCookie(w http.ResponseWriter, r *http.Request, tok string, maxAge int) {
+func (l *login) setCookie(w http.ResponseWriter, r *http.Request, tok string, maxAge int) {
 	secure := secureCookie(r)
-	http.SetCookie(w, &http.Cookie{Name: flowCookieName(secure), Value: tok, Path: f.c.Path, MaxAge: maxAge,
+	http.SetCookie(w, &http.Cookie{Name: flowCookieName(secure), Value: tok, Path: l.path, MaxAge: maxAge,
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 }
 
 // cookie returns the token the request's cookie carries, or "". A cookie
 // that does not have the shape of a token is none.
-func (f *flow) cookie(r *http.Request) string {
+func (l *login) cookie(r *http.Request) string {
 	c, err := r.Cookie(flowCookieName(secureCookie(r)))
 	if err != nil {
 		return ""
 	}
-	tok, err := f.c.Verifier.p.Extract(c.Value)
+	tok, err := l.p.Extract(c.Value)
 	if err != nil || tok != c.Value {
 		return ""
 	}

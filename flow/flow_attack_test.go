@@ -1,4 +1,4 @@
-package verify
+package flow
 
 import (
 	"io"
@@ -16,7 +16,11 @@ import (
 func flowWith(t *testing.T, f *fixture, asserted func(*http.Request) string) (http.Handler, *testSessions) {
 	t.Helper()
 	sess := &testSessions{started: map[string]string{}}
-	h, err := NewFlow(FlowConfig{Verifier: f.v, Purpose: token.PurposeLogin, Sessions: sess, Path: "/login", Landing: "/members", Asserted: asserted})
+	opts := []LoginOption{WithLanding("/members"), WithLogger(f.logger)}
+	if asserted != nil {
+		opts = append(opts, WithAsserted(asserted))
+	}
+	h, err := NewLogin("/login", f.v, sess, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package verify
+package guard
 
 import (
 	"bufio"
@@ -41,7 +41,7 @@ func TestDifferentialPython(t *testing.T) {
 	var msgs []corpusMessage
 	for _, set := range []string{"honest", "hostile"} {
 		for _, cm := range loadCorpus(t, set, newCorpusLinks(links)) {
-			if len(cm.mail.Raw) > MaxMessage {
+			if len(cm.mail.Raw) > maxMessage {
 				continue // refused before reading
 			}
 			cm.name = set + "-" + cm.name
