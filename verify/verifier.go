@@ -110,7 +110,7 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 	sreq := store.ConsumeRequest{ID: vt.ID, SecretHash: vt.SecretHash(), Member: vt.Member, Purpose: vt.Purpose,
 		Batch: vt.Batch, At: now, MaxFailures: v.cfg.maxFailures}
 	var c confirmation
-	if consume || !req.Identity.IsZero() {
+	if consume || req.Identity != (Identity{}) {
 		c = v.confirm(vt, req.Identity, policy)
 		pres.Identity = c.presented
 		if !c.compared && !c.sufficient {

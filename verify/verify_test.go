@@ -532,7 +532,7 @@ func TestConfig(t *testing.T) {
 		return p
 	}()
 	cases := []Option{
-		WithMaxFailures(0), WithTimeout(time.Hour), WithPolicy("Bad Purpose", DefaultPolicy),
+		WithMaxFailures(0), WithTimeout(time.Hour), WithPolicy("Bad Purpose", defaultPolicy),
 		WithPolicy("login", Policy{}), WithPolicy("login", Policy{Accept: 1 << 6}), WithLedgerRate(-1),
 		WithBreaker(Breaker{Window: time.Millisecond}), WithBreaker(Breaker{Shared: -1}), WithBreaker(Breaker{LinkFraction: 2}),
 		WithMemberLimit(0, time.Hour), WithMemberLimit(5, time.Second),
