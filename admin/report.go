@@ -85,8 +85,8 @@ type Attempt struct {
 	store.Presentation
 }
 
-// MaxReportEvents bounds the ledger entries one report reads.
-const MaxReportEvents = 5_000_000
+// maxReportEvents bounds the ledger entries one report reads.
+const maxReportEvents = 5_000_000
 
 // Report builds the report for q from the ledger and the records.
 func (a *Admin) Report(ctx context.Context, q ReportQuery) (*Report, error) {
@@ -116,8 +116,8 @@ func (a *Admin) Report(ctx context.Context, q ReportQuery) (*Report, error) {
 			return nil, err
 		}
 		read += len(page)
-		if read > MaxReportEvents {
-			return nil, fmt.Errorf("%w: more than %d ledger entries in scope; narrow the window", ErrRequest, MaxReportEvents)
+		if read > maxReportEvents {
+			return nil, fmt.Errorf("%w: more than %d ledger entries in scope; narrow the window", ErrRequest, maxReportEvents)
 		}
 		for i := range page {
 			e := &page[i]
@@ -246,17 +246,18 @@ func status(r *store.Record, g *store.Guards, now time.Time) string {
 	return "issued"
 }
 
-// CSVHeader is the header row of [Report.WriteCSV].
-var CSVHeader = []string{"event", "at", "member", "affected", "token_id", "batch", "purpose", "recipient", "status",
+// csvHeader is the header row of [Report.WriteCSV].
+var csvHeader = [...]string{"event", "at", "member", "affected", "token_id", "batch", "purpose", "recipient", "status",
 	"reason", "identity", "ip", "user_agent", "session"}
 
 // WriteCSV writes the report as CSV, one row per event of each link:
-// "issued", "consumed", and "refused" (with its reason), after a header row
-// ([CSVHeader]). Times are RFC 3339 in UTC. A cell that a spreadsheet would
+// "issued", "consumed", and "refused" (with its reason), after a header row:
+// event, at, member, affected, token_id, batch, purpose, recipient,
+// status, reason, identity, ip, user_agent, session. Times are RFC 3339 in UTC. A cell that a spreadsheet would
 // run as a formula is prefixed with a quote.
 func (r *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVHeader); err != nil {
+	if err := cw.Write(csvHeader[:]); err != nil {
 		return err
 	}
 	ts := func(t time.Time) string {

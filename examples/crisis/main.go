@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/oncelink/oncelink/guard"
-	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/storeurl"
 	"github.com/oncelink/oncelink/token"
 )
 
@@ -85,7 +85,7 @@ func rfc5322(msg message) []byte {
 }
 
 func run(ctx context.Context, w io.Writer, storeURL string, n, size int) (*Summary, error) {
-	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.Options{Create: true})
+	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.WithCreate())
 	if err != nil {
 		return nil, err
 	}

@@ -18,8 +18,8 @@ import (
 	"github.com/oncelink/oncelink/admin"
 	"github.com/oncelink/oncelink/flow"
 	"github.com/oncelink/oncelink/guard"
-	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/storeurl"
 	"github.com/oncelink/oncelink/token"
 	"github.com/oncelink/oncelink/verify"
 )
@@ -77,7 +77,7 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	st, closeStore, err := storeurl.Open(ctx, cfg.StoreURL, storeurl.Options{Create: true, WaitLoading: time.Minute})
+	st, closeStore, err := storeurl.Open(ctx, cfg.StoreURL, storeurl.WithCreate(), storeurl.WithWaitLoading(time.Minute))
 	if err != nil {
 		return nil, err
 	}

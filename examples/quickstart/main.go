@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/oncelink/oncelink/internal/storeurl"
+	"github.com/oncelink/oncelink/storeurl"
 	"github.com/oncelink/oncelink/token"
 	"github.com/oncelink/oncelink/verify"
 )
@@ -33,7 +33,7 @@ func main() {
 
 func run(storeURL string) error {
 	ctx := context.Background()
-	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.Options{Create: true})
+	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.WithCreate())
 	if err != nil {
 		return err
 	}

@@ -11,10 +11,10 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/internal/testenv"
 	"github.com/oncelink/oncelink/internal/teststores"
 	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/storeurl"
 )
 
 // TestOpenNeverCreates: without Create, Open creates nothing where there is
@@ -22,26 +22,26 @@ import (
 func TestOpenNeverCreates(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "onceink.db")
-	if _, _, err := storeurl.Open(ctx, "sqlite:"+path, storeurl.Options{}); !errors.Is(err, store.ErrNoStore) {
+	if _, _, err := storeurl.Open(ctx, "sqlite:"+path); !errors.Is(err, store.ErrNoStore) {
 		t.Fatalf("Open of a missing file: %v, want ErrNoStore", err)
 	}
 	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("Open created the file: %v", err)
 	}
-	if _, _, err := storeurl.Open(ctx, "memory:", storeurl.Options{}); !errors.Is(err, storeurl.ErrURL) {
+	if _, _, err := storeurl.Open(ctx, "memory:"); !errors.Is(err, storeurl.ErrURL) {
 		t.Fatalf("Open(memory:): %v, want storeurl.ErrURL", err)
 	}
-	if _, closer, err := storeurl.Open(ctx, "memory:", storeurl.Options{AllowMemory: true}); err != nil {
+	if _, closer, err := storeurl.Open(ctx, "memory:", storeurl.WithMemory()); err != nil {
 		t.Fatal(err)
 	} else {
 		closer()
 	}
-	_, closer, err := storeurl.Open(ctx, "sqlite:"+path, storeurl.Options{Create: true})
+	_, closer, err := storeurl.Open(ctx, "sqlite:"+path, storeurl.WithCreate())
 	if err != nil {
 		t.Fatal(err)
 	}
 	closer()
-	if _, closer, err = storeurl.Open(ctx, "sqlite:"+path, storeurl.Options{}); err != nil {
+	if _, closer, err = storeurl.Open(ctx, "sqlite:"+path); err != nil {
 		t.Fatalf("Open of the created store: %v", err)
 	}
 	closer()
@@ -58,10 +58,10 @@ func TestOpenWaitsForLoading(t *testing.T) {
 	}
 	addr := teststores.LoadingRedis(t, opt.Addr, 40)
 	loadingURL := strings.Replace(url, opt.Addr, addr, 1)
-	if _, _, err := storeurl.Open(ctx, loadingURL, storeurl.Options{}); err == nil || !goredis.HasErrorPrefix(err, "LOADING") {
+	if _, _, err := storeurl.Open(ctx, loadingURL); err == nil || !goredis.HasErrorPrefix(err, "LOADING") {
 		t.Fatalf("Open without waiting: %v, want the LOADING error", err)
 	}
-	st, closer, err := storeurl.Open(ctx, loadingURL, storeurl.Options{WaitLoading: time.Minute})
+	st, closer, err := storeurl.Open(ctx, loadingURL, storeurl.WithWaitLoading(time.Minute))
 	if err != nil {
 		t.Fatalf("Open waiting for the server to load: %v", err)
 	}
