@@ -104,7 +104,7 @@ func NewLogin(path string, v *verify.Verifier, s Sessions, opts ...LoginOption) 
 	}
 	l.common.finish()
 	l.confirm, l.refused = l.pageOr(pageConfirm, defaultConfirm), l.pageOr(pageRefused, defaultRefused)
-	return http.NewCrossOriginProtection().Handler(l), nil
+	return http.NewCrossOriginProtection().Handler(http.HandlerFunc(l.serve)), nil
 }
 
 // sitePath reports whether p is an absolute path on the site: not a
@@ -130,7 +130,7 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
-func (l *login) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (l *login) serve(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	setPageHeaders(h)
 	switch r.Method {

@@ -221,9 +221,9 @@ func parseQuery(s string) (Query, bool) {
 // the text itself ([token.Parser.Fingerprint]).
 func (rf *Requests) fingerprint(q Query) string {
 	if q.Email != "" {
-		return rf.p.Fingerprint(token.KindEmail + ":" + q.Email)
+		return rf.p.Fingerprint(string(token.KindEmail) + ":" + q.Email)
 	}
-	return rf.p.Fingerprint(token.KindNumber + ":" + q.Number)
+	return rf.p.Fingerprint(string(token.KindNumber) + ":" + q.Number)
 }
 
 // admit counts the request against both limits, always both, and reports

@@ -29,8 +29,8 @@ var ErrURL = internal.ErrURL
 // write_timeout for Redis). The MariaDB store bounds its own connections
 // (timeout, readTimeout and writeTimeout in the URL set them).
 const (
-	ConnectTimeout = 5 * time.Second
-	ReadTimeout    = 3 * time.Second
+	connectTimeout = 5 * time.Second
+	readTimeout    = 3 * time.Second
 )
 
 // An Option qualifies [Open].
@@ -196,7 +196,7 @@ func postgresConfig(raw string) (*pgxpool.Config, []postgres.Option, error) {
 	}
 	q.Del("oncelink_schema")
 	if !q.Has("connect_timeout") {
-		q.Set("connect_timeout", fmt.Sprint(int(ConnectTimeout.Seconds())))
+		q.Set("connect_timeout", fmt.Sprint(int(connectTimeout.Seconds())))
 	}
 	u.RawQuery = q.Encode()
 	cfg, err := pgxpool.ParseConfig(u.String())
@@ -244,7 +244,7 @@ func redisOptions(raw string) (*goredis.Options, []redisstore.Option, error) {
 		opts = append(opts, redisstore.WithPrefix(prefix))
 	}
 	q.Del("oncelink_prefix")
-	for name, d := range map[string]time.Duration{"dial_timeout": ConnectTimeout, "read_timeout": ReadTimeout, "write_timeout": ReadTimeout} {
+	for name, d := range map[string]time.Duration{"dial_timeout": connectTimeout, "read_timeout": readTimeout, "write_timeout": readTimeout} {
 		if !q.Has(name) {
 			q.Set(name, d.String())
 		}

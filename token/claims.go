@@ -66,12 +66,15 @@ func (c Claims) LogValue() slog.Value {
 	)
 }
 
-// Identity kinds a token can be bound to, as they prefix a canonical
-// identity ("email:ann@example.org").
+// Kind is a kind of identity a token can be bound to. It prefixes a
+// canonical identity where one is recorded ("email:ann@example.org").
+type Kind string
+
+// Identity kinds.
 const (
-	KindMember = "member"
-	KindEmail  = "email"
-	KindNumber = "number"
+	KindMember Kind = "member"
+	KindEmail  Kind = "email"
+	KindNumber Kind = "number"
 )
 
 // A binding ties a canonical identity of a kind to one token: HMAC-SHA256

@@ -34,7 +34,7 @@ func newSigner(k *Key) *signer {
 
 // bind computes a binding with a pooled HMAC: HMAC-SHA256 under the binding
 // secret over "oncelink/v1/" kind 0 id 0 value, truncated to 128 bits.
-func (s *signer) bind(kind, id, value string) [bindingLen]byte {
+func (s *signer) bind(kind Kind, id, value string) [bindingLen]byte {
 	m := s.binding.Get().(hash.Hash)
 	m.Reset()
 	m.Write([]byte("oncelink/v1/"))

@@ -8,9 +8,9 @@ import (
 )
 
 // referenceBinding is the definition of a binding, written plainly.
-func referenceBinding(key []byte, kind, id, value string) [bindingLen]byte {
+func referenceBinding(key []byte, kind Kind, id, value string) [bindingLen]byte {
 	m := hmac.New(sha256.New, key)
-	m.Write([]byte("oncelink/v1/" + kind + "\x00" + id + "\x00" + value))
+	m.Write([]byte("oncelink/v1/" + string(kind) + "\x00" + id + "\x00" + value))
 	var out [bindingLen]byte
 	copy(out[:], m.Sum(nil))
 	return out

@@ -70,7 +70,7 @@ func (v *Verified) SecretHash() [32]byte { return v.secretHash }
 // [KindEmail], [KindNumber]) with the token's binding for that kind. It
 // reports whether the token is bound to that kind at all, and whether the
 // identity matches. The comparison takes constant time.
-func (v *Verified) Confirm(kind, canonical string) (bound, match bool) {
+func (v *Verified) Confirm(kind Kind, canonical string) (bound, match bool) {
 	switch kind {
 	case KindMember:
 		return true, subtle.ConstantTimeCompare([]byte(canonical), []byte(v.Member)) == 1

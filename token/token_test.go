@@ -132,7 +132,8 @@ func TestBindings(t *testing.T) {
 	}
 	cases := []struct {
 		name             string
-		kind, value      string
+		kind             Kind
+		value            string
 		wantBound, match bool
 	}{
 		{"email canonical", KindEmail, "ann@example.org", true, true},

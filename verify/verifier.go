@@ -107,33 +107,9 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 	}
 	policy := v.policy(vt.Purpose)
 	res = &Result{Claims: vt.Claims, Needs: needs(vt, policy)}
-	sreq := store.ConsumeRequest{ID: vt.ID, SecretHash: vt.SecretHash(), Member: vt.Member, Purpose: vt.Purpose,
-		Batch: vt.Batch, At: now, MaxFailures: v.cfg.maxFailures}
-	var c confirmation
-	if consume || req.Identity != (Identity{}) {
-		c = v.confirm(vt, req.Identity, policy)
-		pres.Identity = c.presented
-		if !c.compared && !c.sufficient {
-			// Nothing was compared: there is nothing to guess, count or ask
-			// the store.
-			v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: pres, err: ErrIdentityRequired})
-			return nil, ErrIdentityRequired
-		}
-		sreq.Confirmation = c.store()
-		if c.compared {
-			if err := v.throttle(ctx, now, vt.Member); err != nil {
-				v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: pres, err: err})
-				return nil, err
-			}
-		}
-	}
-	sreq.Presentation = pres
-	if v.cfg.state != nil {
-		if sreq.State, err = hook.State(ctx, v.cfg.state, vt.Member); err != nil {
-			err = fmt.Errorf("%w: member state: %w", ErrUnavailable, err)
-			v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: pres, err: err})
-			return nil, err
-		}
+	sreq, c, err := v.request(ctx, now, vt, req.Identity, policy, consume, pres)
+	if err != nil {
+		return nil, err
 	}
 	// A mismatch goes through Consume too, which never consumes it, so
 	// that it costs what a matching identity costs; a matching identity the
@@ -147,7 +123,7 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 	}
 	if err == nil && c.compared && !c.mismatch && !c.sufficient {
 		err = ErrIdentityRequired
-		v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: pres, err: err})
+		v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: sreq.Presentation, err: err})
 		return nil, err
 	}
 	if err != nil {
@@ -158,6 +134,45 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 		v.cfg.logger.InfoContext(ctx, "oncelink: link consumed", "token", vt.Claims, "identity_kind", kindOf(res.Identity))
 	}
 	return res, nil
+}
+
+// request builds the store's request for an authentic link: the presented
+// identities compared with it (when consuming, or when one is presented),
+// the member limit counted, the member's state read. A refusal on the way
+// is recorded and returned.
+func (v *Verifier) request(ctx context.Context, now time.Time, vt *token.Verified, id Identity, policy Policy, consume bool,
+	pres store.Presentation) (store.ConsumeRequest, confirmation, error) {
+	sreq := store.ConsumeRequest{ID: vt.ID, SecretHash: vt.SecretHash(), Member: vt.Member, Purpose: vt.Purpose,
+		Batch: vt.Batch, At: now, MaxFailures: v.cfg.maxFailures}
+	var c confirmation
+	refuse := func(err error) (store.ConsumeRequest, confirmation, error) {
+		v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: pres, err: err})
+		return sreq, c, err
+	}
+	if consume || id != (Identity{}) {
+		c = v.confirm(vt, id, policy)
+		pres.Identity = c.presented
+		if !c.compared && !c.sufficient {
+			// Nothing was compared: there is nothing to guess, count or ask
+			// the store.
+			return refuse(ErrIdentityRequired)
+		}
+		sreq.Confirmation = c.store()
+		if c.compared {
+			if err := v.throttle(ctx, now, vt.Member); err != nil {
+				return refuse(err)
+			}
+		}
+	}
+	sreq.Presentation = pres
+	if v.cfg.state != nil {
+		state, err := hook.State(ctx, v.cfg.state, vt.Member)
+		if err != nil {
+			return refuse(fmt.Errorf("%w: member state: %w", ErrUnavailable, err))
+		}
+		sreq.State = state
+	}
+	return sreq, c, nil
 }
 
 // refused turns the store's refusal into the verifier's error, records it

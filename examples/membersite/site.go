@@ -122,16 +122,8 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if s.outbox, err = NewOutbox(filepath.Join(cfg.DataDir, "outbox")); err != nil {
+	if err := s.mailer(); err != nil {
 		return fail(err)
-	}
-	s.mail, s.from = s.outbox, defaultFrom
-	if cfg.SMTP.Addr != "" {
-		t, err := newSMTP(cfg.SMTP)
-		if err != nil {
-			return fail(err)
-		}
-		s.mail, s.from = t, t.from
 	}
 	s.requests, err = flow.NewRequest("/login/request", s.iss, st, s.lookup, requestMailer{s},
 		flow.WithPages(pages), flow.WithLogger(cfg.Logger))
@@ -139,6 +131,12 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 		return fail(err)
 	}
 	s.adminKey = randomHex(16)
+	s.seed()
+	return s, nil
+}
+
+// seed gives the site its members.
+func (s *Site) seed() {
 	for i, name := range seedNames {
 		m := Member{
 			ID:     fmt.Sprintf("m-%03d", i+1),
@@ -152,7 +150,24 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 		n, _ := token.CanonicalNumber(m.Number)
 		s.byEmail[e], s.byNumber[n] = m, m
 	}
-	return s, nil
+}
+
+// mailer opens the outbox, and the SMTP server the site sends through when
+// it has one.
+func (s *Site) mailer() error {
+	var err error
+	if s.outbox, err = NewOutbox(filepath.Join(s.cfg.DataDir, "outbox")); err != nil {
+		return err
+	}
+	s.mail, s.from = s.outbox, defaultFrom
+	if s.cfg.SMTP.Addr != "" {
+		t, err := newSMTP(s.cfg.SMTP)
+		if err != nil {
+			return err
+		}
+		s.mail, s.from = t, t.from
+	}
+	return nil
 }
 
 // Close sends what members asked for, then releases the store.
