@@ -16,6 +16,12 @@
 // store call, all or nothing, and [Issuer.MintStream] does the same in
 // chunks for any number of members in bounded memory.
 //
+// [NewIssuer] takes [IssuerOption]s and [NewParser] and [Issuer.Parser]
+// take [ParserOption]s; an [Option] ([WithIssuer], [WithParam],
+// [WithMaxTTL], [WithClock], [WithLogger]) is both, for what an issuer and
+// its parser must agree on. An option given to the other constructor does
+// not compile.
+//
 // # Lifetimes
 //
 // A link a member asks for ([Issuer.Mint]) lives [DefaultTTL], 15 minutes:

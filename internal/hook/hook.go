@@ -1,9 +1,3 @@
-// Package hook gives oncelink's packages what one of them holds and does
-// not publish: the clock and link parameter of a token.Parser, the parser
-// of a verify.Verifier, and the one way a member's state is read. The
-// package that owns a value sets its function when it is initialised
-// (token and verify import this package for that); a program outside this
-// module cannot import it.
 package hook
 
 import (
