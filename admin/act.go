@@ -8,24 +8,34 @@ import (
 	"github.com/oncelink/oncelink/store"
 )
 
-// The rules every operator's action follows: it says what it covered (a
-// count), refuses a scope that matches no link, and asks before anything as
-// wide as "everything".
-const (
-	// ConfirmShare is the share of the outstanding links above which a
-	// revocation must be confirmed ([Confirm]), as revoking everything
-	// must: a filter that selects nearly everything is "everything" by
-	// another name.
-	ConfirmShare = 0.5
-	// WatermarkTolerance is how far ahead of the admin's clock an
-	// issued-before bound may lie. A bound later than that is refused: as a
-	// watermark it would refuse every link minted until then, and nothing
-	// can lower a watermark.
-	WatermarkTolerance = time.Minute
-)
+// WatermarkTolerance is how far ahead of the admin's clock an
+// issued-before bound may lie. A bound later than that is refused: as a
+// watermark it would refuse every link minted until then, and nothing can
+// lower a watermark.
+const WatermarkTolerance = time.Minute
 
-// ActOption qualifies an operator's action.
-type ActOption func(*act)
+// confirmShare is the share of the outstanding links above which a
+// revocation must be confirmed ([Confirm]), as revoking everything must: a
+// filter that selects nearly everything is "everything" by another name.
+const confirmShare = 0.5
+
+// A RevokeOption qualifies a revocation ([Admin.Revoke]).
+type RevokeOption interface {
+	applyRevoke(*act) error
+}
+
+// A HoldOption qualifies a freeze or a thaw ([Admin.Freeze],
+// [Admin.Thaw]). A RevokeOption given there does not compile.
+type HoldOption interface {
+	applyHold(*act) error
+}
+
+// An ActOption qualifies every operator's action: it is both a
+// [RevokeOption] and a [HoldOption].
+type ActOption interface {
+	RevokeOption
+	HoldOption
+}
 
 type act struct {
 	force     bool
@@ -33,23 +43,61 @@ type act struct {
 	count     int64
 }
 
+type actOption func(*act) error
+
+func (o actOption) applyRevoke(a *act) error { return o(a) }
+func (o actOption) applyHold(a *act) error   { return o(a) }
+
+type revokeOption func(*act) error
+
+func (o revokeOption) applyRevoke(a *act) error { return o(a) }
+
 // Force acts even when the scope matches no link: a freeze placed before a
 // batch is sent, say.
-func Force() ActOption { return func(a *act) { a.force = true } }
+func Force() ActOption {
+	return actOption(func(a *act) error {
+		a.force = true
+		return nil
+	})
+}
 
 // Confirm confirms a revocation as wide as everything: count must be the
 // number of outstanding links it covers, as its [Preview] says
 // (Preview.Confirm), so that the caller confirms what it was shown.
-func Confirm(count int64) ActOption {
-	return func(a *act) { a.confirmed, a.count = true, count }
+func Confirm(count int64) RevokeOption {
+	return revokeOption(func(a *act) error {
+		if count < 0 {
+			return fmt.Errorf("%w: a confirmation counts links: %d", ErrRequest, count)
+		}
+		a.confirmed, a.count = true, count
+		return nil
+	})
 }
 
-func actOptions(opts []ActOption) act {
+func revokeOptions(opts []RevokeOption) (act, error) {
 	var a act
 	for _, o := range opts {
-		o(&a)
+		if o == nil {
+			return a, fmt.Errorf("%w: nil option", ErrRequest)
+		}
+		if err := o.applyRevoke(&a); err != nil {
+			return a, err
+		}
 	}
-	return a
+	return a, nil
+}
+
+func holdOptions(opts []HoldOption) (act, error) {
+	var a act
+	for _, o := range opts {
+		if o == nil {
+			return a, fmt.Errorf("%w: nil option", ErrRequest)
+		}
+		if err := o.applyHold(&a); err != nil {
+			return a, err
+		}
+	}
+	return a, nil
 }
 
 // ConfirmError says that a revocation must be confirmed with the number of
@@ -83,7 +131,7 @@ type Preview struct {
 	Watermark bool `json:"watermark"`
 	// Confirm, when set, is the count the revocation must be confirmed
 	// with ([Confirm]): it is as wide as everything, because it is
-	// everything, covers more than [ConfirmShare] of the outstanding
+	// everything, covers more than half of the outstanding
 	// links, or covers every outstanding link of its purpose.
 	Confirm int64 `json:"confirm,omitempty"`
 	// Wide reports whether the revocation must be confirmed.
@@ -113,7 +161,7 @@ func (a *Admin) Preview(ctx context.Context, f store.Filter) (Preview, error) {
 		}
 	}
 	p.OutstandingInStore = all.Outstanding()
-	p.Wide = f.All || float64(p.Outstanding) > ConfirmShare*float64(p.OutstandingInStore)
+	p.Wide = f.All || float64(p.Outstanding) > confirmShare*float64(p.OutstandingInStore)
 	if !p.Wide && f.Purpose != "" && p.Outstanding > 0 {
 		purpose, err := store.TallyOf(ctx, a.st, store.Filter{Purpose: f.Purpose}, now)
 		if err != nil {

@@ -9,27 +9,29 @@ import (
 	"time"
 
 	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/token"
 )
 
 // Errors of the operator's actions.
 var (
-	// ErrConfig: a missing or invalid option.
-	ErrConfig = errors.New("oncelink admin: invalid configuration")
+	// ErrConfig: a missing or invalid option. It is [token.ErrConfig]:
+	// every constructor of the module fails with one sentinel.
+	ErrConfig = token.ErrConfig
 	// ErrRequest: an invalid filter, scope, key or window. Nothing changed.
-	ErrRequest = errors.New("oncelink admin: invalid request")
+	ErrRequest = errors.New("oncelink: invalid request")
 	// ErrSessions: links were revoked but the site's session revoker failed
 	// for some of their sessions; the error says how many. Run the revoke
 	// again (revokers must be idempotent), or end them by hand from the
 	// report.
-	ErrSessions = errors.New("oncelink admin: sessions not all ended")
+	ErrSessions = errors.New("oncelink: sessions not all ended")
 	// ErrNoMatch: the freeze, thaw or revocation names a scope that holds
 	// no link (a mistyped batch or member, or the wrong store). Nothing was
 	// done; [Force] does it anyway.
-	ErrNoMatch = errors.New("oncelink admin: matches no link")
+	ErrNoMatch = errors.New("oncelink: matches no link")
 	// ErrConfirm: the revocation is as wide as "everything" and was not
 	// confirmed with the number of links it covers ([Confirm]). Nothing was
 	// done. The error is a *[ConfirmError], which carries the count.
-	ErrConfirm = errors.New("oncelink admin: confirmation required")
+	ErrConfirm = errors.New("oncelink: confirmation required")
 )
 
 // SessionRevoker ends sessions of the site. It is handed the references the
@@ -96,6 +98,9 @@ func New(st store.Store, opts ...Option) (*Admin, error) {
 	}
 	a := &Admin{st: st, clock: time.Now}
 	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrConfig)
+		}
 		if err := o(a); err != nil {
 			return nil, err
 		}
@@ -105,9 +110,6 @@ func New(st store.Store, opts ...Option) (*Admin, error) {
 	}
 	return a, nil
 }
-
-// Store returns the admin's store.
-func (a *Admin) Store() store.Store { return a.st }
 
 // State lists what is in force: holds and watermarks.
 type State struct {
@@ -169,7 +171,7 @@ func keyIf(s, want store.Scope, key string) string {
 
 // describeFilter renders a filter as JSON for the ledger, bounded.
 func describeFilter(f store.Filter) string {
-	b, _ := json.Marshal(ToJSON(f))
+	b, _ := json.Marshal(toJSON(f))
 	if len(b) > 4*store.MaxReasonLen {
 		return string(b[:4*store.MaxReasonLen-3]) + "..."
 	}

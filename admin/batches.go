@@ -87,8 +87,8 @@ func (a *Admin) refusals(ctx context.Context, batch string) (int64, error) {
 		if next == "" {
 			return n, nil
 		}
-		if n > MaxReportEvents {
-			return 0, fmt.Errorf("%w: more than %d refusals in batch %q", ErrRequest, MaxReportEvents, batch)
+		if n > maxReportEvents {
+			return 0, fmt.Errorf("%w: more than %d refusals in batch %q", ErrRequest, maxReportEvents, batch)
 		}
 		q.After = next
 	}

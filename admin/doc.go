@@ -15,19 +15,27 @@
 //
 // [Admin.Batches] names the sends a site made. [Admin.Freeze] a batch (or
 // everything) to stop logins from it at once, reversibly, on every instance:
-// the next verification is refused. Then [Admin.Revoke] what must never work
-// again: revoking everything, or every link of some members, is a watermark
-// on the store's sequence, constant work whatever the number of links, that
-// covers every link the store had recorded, whatever the minting machines'
-// clocks; other filters revoke record by record in one store operation.
+// the next verification is refused.
+//
+//	hold := store.Hold{Scope: store.ScopeBatch, Key: batch, Reason: "links sent to the wrong members"}
+//	res, err := a.Freeze(ctx, hold, "ops@example.org")
+//	// res.Outstanding links are refused from the next request on
+//
+// Then [Admin.Revoke] what must never work again: revoking everything, or
+// every link of some members, is a watermark on the store's sequence,
+// constant work whatever the number of links, that covers every link the
+// store had recorded, whatever the minting machines' clocks; other filters
+// revoke record by record in one store operation.
 // Revoking consumed links hands their sessions to the [SessionRevoker].
 //
 // Every action says what it covered (the outstanding links it stops or lets
 // through), refuses a scope that matches no link ([ErrNoMatch]) unless
 // [Force], and a revocation as wide as everything ([Preview]: everything,
-// more than [ConfirmShare] of the outstanding links, or all of a purpose)
-// must be confirmed with its count ([Confirm]). An issued-before bound later
-// than now plus [WatermarkTolerance] is refused.
+// more than half of the outstanding links, or all of a purpose) must be
+// confirmed with its count ([Confirm]). An issued-before bound later than
+// now plus [WatermarkTolerance] is refused. [Force] is an [ActOption],
+// which every action takes; [Confirm] is a [RevokeOption], which a freeze
+// or a thaw does not compile with.
 //
 // # The first hour and the day after
 //

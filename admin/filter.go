@@ -6,9 +6,9 @@ import (
 	"github.com/oncelink/oncelink/store"
 )
 
-// JSONFilter is the JSON form of a [store.Filter], as the HTTP API and the
-// CLI's --json output use it. Times are RFC 3339.
-type JSONFilter struct {
+// jsonFilter is the JSON form of a [store.Filter], as the HTTP API and the
+// ledger's entries use it. Times are RFC 3339.
+type jsonFilter struct {
 	All          bool       `json:"all,omitempty"`
 	IDs          []string   `json:"ids,omitempty"`
 	Members      []string   `json:"members,omitempty"`
@@ -19,9 +19,9 @@ type JSONFilter struct {
 	Consumed     bool       `json:"consumed,omitempty"`
 }
 
-// ToJSON returns the JSON form of f.
-func ToJSON(f store.Filter) JSONFilter {
-	j := JSONFilter{All: f.All, IDs: f.IDs, Members: f.Members, Batches: f.Batches, Purpose: f.Purpose, Consumed: f.Consumed}
+// toJSON returns the JSON form of f.
+func toJSON(f store.Filter) jsonFilter {
+	j := jsonFilter{All: f.All, IDs: f.IDs, Members: f.Members, Batches: f.Batches, Purpose: f.Purpose, Consumed: f.Consumed}
 	if !f.IssuedFrom.IsZero() {
 		t := f.IssuedFrom
 		j.IssuedFrom = &t
@@ -33,8 +33,8 @@ func ToJSON(f store.Filter) JSONFilter {
 	return j
 }
 
-// Filter returns the store filter j describes.
-func (j JSONFilter) Filter() store.Filter {
+// filter returns the store filter j describes.
+func (j jsonFilter) filter() store.Filter {
 	f := store.Filter{All: j.All, IDs: j.IDs, Members: j.Members, Batches: j.Batches, Purpose: j.Purpose, Consumed: j.Consumed}
 	if j.IssuedFrom != nil {
 		f.IssuedFrom = *j.IssuedFrom

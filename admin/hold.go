@@ -29,12 +29,17 @@ type HoldResult struct {
 
 // Freeze places a reversible hold: every link it covers is refused with
 // verify.ErrFrozen on the next verification, on every instance, and nothing
-// is consumed. Scope is global (key ""), batch or member. A scope that
-// covers no link is refused with [ErrNoMatch] unless [Force]: a mistyped
-// batch is not a freeze.
-func (a *Admin) Freeze(ctx context.Context, scope store.Scope, key, reason, actor string, opts ...ActOption) (HoldResult, error) {
-	o := actOptions(opts)
-	h := store.Hold{Scope: scope, Key: key, Since: store.Micro(a.clock()), Reason: reason}
+// is consumed. h names its scope (global, with no key; a batch; a member)
+// and the reason, for the ledger; its Since is the admin's clock. A scope
+// that covers no link is refused with [ErrNoMatch] unless [Force]: a
+// mistyped batch is not a freeze.
+func (a *Admin) Freeze(ctx context.Context, h store.Hold, actor string, opts ...HoldOption) (HoldResult, error) {
+	o, err := holdOptions(opts)
+	if err != nil {
+		return HoldResult{}, err
+	}
+	scope, key, reason := h.Scope, h.Key, h.Reason
+	h.Since = store.Micro(a.clock())
 	if err := h.Validate(); err != nil {
 		return HoldResult{}, fmt.Errorf("%w: %w", ErrRequest, err)
 	}
@@ -65,13 +70,21 @@ func (a *Admin) Freeze(ctx context.Context, scope store.Scope, key, reason, acto
 		Links: before.Total(), Outstanding: before.Outstanding()}, nil
 }
 
-// Thaw lifts a hold. Links it covered are consumable again if nothing else
-// refuses them. A scope that covers no link and holds no hold is refused
-// with [ErrNoMatch] unless [Force].
-func (a *Admin) Thaw(ctx context.Context, scope store.Scope, key, actor string, opts ...ActOption) (HoldResult, error) {
-	o := actOptions(opts)
+// Thaw lifts the hold of h's scope and key. Links it covered are
+// consumable again if nothing else refuses them. h's Reason, if any, goes
+// to the ledger with the thaw. A scope that covers no link and holds no
+// hold is refused with [ErrNoMatch] unless [Force].
+func (a *Admin) Thaw(ctx context.Context, h store.Hold, actor string, opts ...HoldOption) (HoldResult, error) {
+	o, err := holdOptions(opts)
+	if err != nil {
+		return HoldResult{}, err
+	}
+	scope, key := h.Scope, h.Key
 	if err := store.ValidateScopeKey(scope, key); err != nil {
 		return HoldResult{}, fmt.Errorf("%w: %w", ErrRequest, err)
+	}
+	if !store.ValidText(h.Reason, store.MaxReasonLen) {
+		return HoldResult{}, fmt.Errorf("%w: reason must be at most %d bytes of text", ErrRequest, store.MaxReasonLen)
 	}
 	f := scopeFilter(scope, key)
 	before, err := store.TallyOf(ctx, a.st, f, a.clock())
@@ -95,8 +108,12 @@ func (a *Admin) Thaw(ctx context.Context, scope store.Scope, key, actor string, 
 	}
 	if ok {
 		a.logger.WarnContext(ctx, "oncelink: thawed", "scope", scope, "key", key, "actor", actor, "usable", after.Issued)
+		detail := scope.String() + " " + key
+		if h.Reason != "" {
+			detail += ": " + h.Reason
+		}
 		a.append(ctx, store.Event{At: store.Micro(a.clock()), Kind: store.EventThawed, Actor: actor, Count: after.Issued,
-			Detail: scope.String() + " " + key,
+			Detail: detail,
 			Batch:  keyIf(scope, store.ScopeBatch, key), Member: keyIf(scope, store.ScopeMember, key)})
 	}
 	return HoldResult{Scope: scope.String(), Key: key, Changed: ok,

@@ -17,8 +17,8 @@ import (
 // revoke, freeze or read reports; there is no open default.
 type Authorizer func(r *http.Request) (actor string, ok bool)
 
-// MaxRequestBody bounds the body of an admin request.
-const MaxRequestBody = 1 << 20
+// maxRequestBody bounds the body of an admin request.
+const maxRequestBody = 1 << 20
 
 // NewHandler returns the HTTP admin API, to be mounted under a prefix with
 // http.StripPrefix:
@@ -32,7 +32,7 @@ const MaxRequestBody = 1 << 20
 //	GET  /report?batch=...&since=...&until=...&format=json|csv
 //
 // Every request is refused with 403 unless authorize says yes. POST bodies
-// must be JSON (application/json), at most [MaxRequestBody] bytes, with no
+// must be JSON (application/json), at most 1 MiB, with no
 // unknown fields; cross-origin browser requests are refused. A bad request
 // gets 400 with the reason and changes nothing; a store failure gets 503.
 //
@@ -79,7 +79,7 @@ func (h *handler) guard(next http.Handler) http.Handler {
 				writeError(w, http.StatusUnsupportedMediaType, "the body must be application/json")
 				return
 			}
-			r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBody)
+			r.Body = http.MaxBytesReader(w, r.Body, maxRequestBody)
 		}
 		r = r.WithContext(contextWithActor(r, actor))
 		next.ServeHTTP(w, r)
@@ -143,9 +143,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// RevokeRequest is the body of POST /revoke.
-type RevokeRequest struct {
-	Filter JSONFilter `json:"filter"`
+// revokeRequest is the body of POST /revoke.
+type revokeRequest struct {
+	Filter jsonFilter `json:"filter"`
 	DryRun bool       `json:"dry_run"`
 	// Confirm is the number of outstanding links the caller confirms
 	// revoking, required when the revocation is as wide as everything.
@@ -154,24 +154,24 @@ type RevokeRequest struct {
 	Force bool `json:"force,omitempty"`
 }
 
-// requestOptions returns the options of a request's confirmation and force.
-func requestOptions(confirm *int64, force bool) []ActOption {
-	var opts []ActOption
-	if confirm != nil {
-		opts = append(opts, Confirm(*confirm))
+// revokeOptions returns the options of a revocation's confirmation and force.
+func (req *revokeRequest) options() []RevokeOption {
+	var opts []RevokeOption
+	if req.Confirm != nil {
+		opts = append(opts, Confirm(*req.Confirm))
 	}
-	if force {
+	if req.Force {
 		opts = append(opts, Force())
 	}
 	return opts
 }
 
 func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
-	var req RevokeRequest
+	var req revokeRequest
 	if !decode(w, r, &req) {
 		return
 	}
-	f := req.Filter.Filter()
+	f := req.Filter.filter()
 	if err := f.Validate(); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -185,7 +185,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, p)
 		return
 	}
-	res, err := h.a.Revoke(r.Context(), f, actor(r), requestOptions(req.Confirm, req.Force)...)
+	res, err := h.a.Revoke(r.Context(), f, actor(r), req.options()...)
 	if err != nil {
 		if errors.Is(err, ErrSessions) {
 			writeJSON(w, http.StatusBadGateway, map[string]any{"error": err.Error(), "result": res})
@@ -197,8 +197,8 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// HoldRequest is the body of POST /freeze and POST /thaw.
-type HoldRequest struct {
+// holdRequest is the body of POST /freeze and POST /thaw.
+type holdRequest struct {
 	Scope  string `json:"scope"`
 	Key    string `json:"key"`
 	Reason string `json:"reason,omitempty"`
@@ -206,10 +206,11 @@ type HoldRequest struct {
 	Force bool `json:"force,omitempty"`
 }
 
-func (h *handler) holdRequest(w http.ResponseWriter, r *http.Request) (store.Scope, HoldRequest, bool) {
-	var req HoldRequest
+// hold reads the body of a freeze or a thaw.
+func (h *handler) hold(w http.ResponseWriter, r *http.Request) (store.Hold, []HoldOption, bool) {
+	var req holdRequest
 	if !decode(w, r, &req) {
-		return 0, req, false
+		return store.Hold{}, nil, false
 	}
 	scope, err := store.ParseScope(req.Scope)
 	if err == nil {
@@ -217,17 +218,21 @@ func (h *handler) holdRequest(w http.ResponseWriter, r *http.Request) (store.Sco
 	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
-		return 0, req, false
+		return store.Hold{}, nil, false
 	}
-	return scope, req, true
+	var opts []HoldOption
+	if req.Force {
+		opts = append(opts, Force())
+	}
+	return store.Hold{Scope: scope, Key: req.Key, Reason: req.Reason}, opts, true
 }
 
 func (h *handler) freeze(w http.ResponseWriter, r *http.Request) {
-	scope, req, ok := h.holdRequest(w, r)
+	hold, opts, ok := h.hold(w, r)
 	if !ok {
 		return
 	}
-	res, err := h.a.Freeze(r.Context(), scope, req.Key, req.Reason, actor(r), requestOptions(nil, req.Force)...)
+	res, err := h.a.Freeze(r.Context(), hold, actor(r), opts...)
 	if err != nil {
 		fail(w, err)
 		return
@@ -236,11 +241,11 @@ func (h *handler) freeze(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) thaw(w http.ResponseWriter, r *http.Request) {
-	scope, req, ok := h.holdRequest(w, r)
+	hold, opts, ok := h.hold(w, r)
 	if !ok {
 		return
 	}
-	res, err := h.a.Thaw(r.Context(), scope, req.Key, actor(r), requestOptions(nil, req.Force)...)
+	res, err := h.a.Thaw(r.Context(), hold, actor(r), opts...)
 	if err != nil {
 		fail(w, err)
 		return

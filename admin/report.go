@@ -85,8 +85,8 @@ type Attempt struct {
 	store.Presentation
 }
 
-// MaxReportEvents bounds the ledger entries one report reads.
-const MaxReportEvents = 5_000_000
+// maxReportEvents bounds the ledger entries one report reads.
+const maxReportEvents = 5_000_000
 
 // Report builds the report for q from the ledger and the records.
 func (a *Admin) Report(ctx context.Context, q ReportQuery) (*Report, error) {
@@ -97,44 +97,64 @@ func (a *Admin) Report(ctx context.Context, q ReportQuery) (*Report, error) {
 		return nil, fmt.Errorf("%w: the window ends before it starts", ErrRequest)
 	}
 	rep := &Report{Batch: q.Batch, Since: q.Since, Until: q.Until, Generated: a.clock().UTC(), Affected: []string{}, Sessions: []string{}, Actions: []store.Event{}}
-	links := map[string]*LinkReport{}
-	owner := map[string]string{}
-	link := func(e *store.Event) *LinkReport {
-		l, ok := links[e.TokenID]
-		if !ok {
-			l = &LinkReport{TokenID: e.TokenID, Batch: e.Batch, Purpose: e.Purpose}
-			links[e.TokenID] = l
-			owner[e.TokenID] = e.Member
-		}
-		return l
+	r := reading{links: map[string]*LinkReport{}, owner: map[string]string{}}
+	if err := a.readLedger(ctx, q, rep, &r); err != nil {
+		return nil, err
 	}
+	if err := a.fillStatus(ctx, r.links); err != nil {
+		return nil, err
+	}
+	rep.byMember(&r)
+	return rep, nil
+}
+
+// reading is what a report has read of the ledger: each link, and its
+// member.
+type reading struct {
+	links map[string]*LinkReport
+	owner map[string]string // token id -> member
+}
+
+func (r *reading) link(e *store.Event) *LinkReport {
+	l, ok := r.links[e.TokenID]
+	if !ok {
+		l = &LinkReport{TokenID: e.TokenID, Batch: e.Batch, Purpose: e.Purpose}
+		r.links[e.TokenID] = l
+		r.owner[e.TokenID] = e.Member
+	}
+	return l
+}
+
+// readLedger reads the ledger entries in q's scope, in pages, into the
+// links they are about and the report's counts and actions.
+func (a *Admin) readLedger(ctx context.Context, q ReportQuery, rep *Report, r *reading) error {
 	eq := store.EventQuery{Batch: q.Batch, Since: q.Since, Until: q.Until, Limit: store.MaxPage}
 	read := 0
 	for {
 		page, next, err := a.st.Events(ctx, eq)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		read += len(page)
-		if read > MaxReportEvents {
-			return nil, fmt.Errorf("%w: more than %d ledger entries in scope; narrow the window", ErrRequest, MaxReportEvents)
+		if read > maxReportEvents {
+			return fmt.Errorf("%w: more than %d ledger entries in scope; narrow the window", ErrRequest, maxReportEvents)
 		}
 		for i := range page {
 			e := &page[i]
 			switch {
 			case e.Kind == store.EventIssued:
-				l := link(e)
+				l := r.link(e)
 				l.Recipient, l.IssuedAt = e.Detail, e.At
 				rep.Issued++
 			case e.Kind == store.EventConsumed:
-				l := link(e)
+				l := r.link(e)
 				p := e.Presentation
 				l.ConsumedAt, l.ConsumedBy = e.At, &p
 				rep.Consumed++
 			case e.Kind == store.EventRefused && e.TokenID != "":
-				l := link(e)
+				l := r.link(e)
 				l.Refusals = append(l.Refusals, Attempt{At: e.At, Reason: e.Reason, Presentation: e.Presentation})
-				if e.Reason == "mismatch" {
+				if store.Reason(e.Reason) == store.ReasonMismatch {
 					rep.Mismatches++
 				}
 			case e.Kind != store.EventRefused:
@@ -142,17 +162,19 @@ func (a *Admin) Report(ctx context.Context, q ReportQuery) (*Report, error) {
 			}
 		}
 		if next == "" {
-			break
+			return nil
 		}
 		eq.After = next
 	}
-	if err := a.fillStatus(ctx, links); err != nil {
-		return nil, err
-	}
+}
+
+// byMember groups the links by member, in member order, and names the
+// affected members and the sessions consumed links opened.
+func (rep *Report) byMember(r *reading) {
 	byMember := map[string]*MemberReport{}
 	sessions := map[string]bool{}
-	for id, l := range links {
-		m := owner[id]
+	for id, l := range r.links {
+		m := r.owner[id]
 		mr, ok := byMember[m]
 		if !ok {
 			mr = &MemberReport{Member: m}
@@ -166,8 +188,8 @@ func (a *Admin) Report(ctx context.Context, q ReportQuery) (*Report, error) {
 				rep.Sessions = append(rep.Sessions, s)
 			}
 		}
-		for _, r := range l.Refusals {
-			if r.Reason == "mismatch" {
+		for _, a := range l.Refusals {
+			if store.Reason(a.Reason) == store.ReasonMismatch {
 				mr.Affected = true
 			}
 		}
@@ -185,7 +207,6 @@ func (a *Admin) Report(ctx context.Context, q ReportQuery) (*Report, error) {
 	if rep.Members == nil {
 		rep.Members = []MemberReport{}
 	}
-	return rep, nil
 }
 
 // fillStatus reads the records of the links in the report, in pages, and
@@ -246,17 +267,18 @@ func status(r *store.Record, g *store.Guards, now time.Time) string {
 	return "issued"
 }
 
-// CSVHeader is the header row of [Report.WriteCSV].
-var CSVHeader = []string{"event", "at", "member", "affected", "token_id", "batch", "purpose", "recipient", "status",
+// csvHeader is the header row of [Report.WriteCSV].
+var csvHeader = [...]string{"event", "at", "member", "affected", "token_id", "batch", "purpose", "recipient", "status",
 	"reason", "identity", "ip", "user_agent", "session"}
 
 // WriteCSV writes the report as CSV, one row per event of each link:
-// "issued", "consumed", and "refused" (with its reason), after a header row
-// ([CSVHeader]). Times are RFC 3339 in UTC. A cell that a spreadsheet would
+// "issued", "consumed", and "refused" (with its reason), after a header row:
+// event, at, member, affected, token_id, batch, purpose, recipient,
+// status, reason, identity, ip, user_agent, session. Times are RFC 3339 in UTC. A cell that a spreadsheet would
 // run as a formula is prefixed with a quote.
 func (r *Report) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
-	if err := cw.Write(CSVHeader); err != nil {
+	if err := cw.Write(csvHeader[:]); err != nil {
 		return err
 	}
 	ts := func(t time.Time) string {

@@ -77,8 +77,11 @@ func consumedOf(f store.Filter) store.Filter {
 //
 // The revocation itself is done before sessions are looked up; if ending
 // sessions fails, the links stay revoked and the error wraps [ErrSessions].
-func (a *Admin) Revoke(ctx context.Context, f store.Filter, actor string, opts ...ActOption) (RevokeResult, error) {
-	o := actOptions(opts)
+func (a *Admin) Revoke(ctx context.Context, f store.Filter, actor string, opts ...RevokeOption) (RevokeResult, error) {
+	o, err := revokeOptions(opts)
+	if err != nil {
+		return RevokeResult{}, err
+	}
 	p, err := a.Preview(ctx, f)
 	if err != nil {
 		return RevokeResult{}, err

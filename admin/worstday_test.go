@@ -140,7 +140,7 @@ func TestReportStatusIsConsumeStatus(t *testing.T) {
 			if _, err := s.a.Revoke(ctx, store.Filter{Members: []string{member(0), member(1)}}, "ops", admin.Confirm(1)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.a.Freeze(ctx, store.ScopeBatch, "rs-001", "check", "ops"); err != nil {
+			if _, err := s.a.Freeze(ctx, store.Hold{Scope: store.ScopeBatch, Key: "rs-001", Reason: "check"}, "ops"); err != nil {
 				t.Fatal(err)
 			}
 			want := map[string]string{member(0): "consumed, revoked", member(1): "revoked", member(2): "issued",
@@ -231,10 +231,10 @@ func TestScopeMatchesNothing(t *testing.T) {
 	st, _ := teststores.All()[0].New(t)
 	s := newSite(t, st)
 	s.mintBatches(t, 3, 3, "real")
-	if _, err := s.a.Freeze(ctx, store.ScopeBatch, "typo", "x", "ops"); !errors.Is(err, admin.ErrNoMatch) {
+	if _, err := s.a.Freeze(ctx, store.Hold{Scope: store.ScopeBatch, Key: "typo", Reason: "x"}, "ops"); !errors.Is(err, admin.ErrNoMatch) {
 		t.Fatalf("Freeze of a batch without links: %v", err)
 	}
-	if _, err := s.a.Thaw(ctx, store.ScopeMember, "nobody", "ops"); !errors.Is(err, admin.ErrNoMatch) {
+	if _, err := s.a.Thaw(ctx, store.Hold{Scope: store.ScopeMember, Key: "nobody"}, "ops"); !errors.Is(err, admin.ErrNoMatch) {
 		t.Fatalf("Thaw of a member without links: %v", err)
 	}
 	for _, f := range []store.Filter{{Batches: []string{"typo"}}, {Members: []string{"nobody"}}, {Purpose: "reset"}} {
@@ -248,12 +248,12 @@ func TestScopeMatchesNothing(t *testing.T) {
 	if m, _ := st.Marks(ctx); len(m) != 0 {
 		t.Fatalf("watermarks placed: %+v", m)
 	}
-	res, err := s.a.Freeze(ctx, store.ScopeBatch, "typo", "x", "ops", admin.Force())
+	res, err := s.a.Freeze(ctx, store.Hold{Scope: store.ScopeBatch, Key: "typo", Reason: "x"}, "ops", admin.Force())
 	if err != nil || res.Links != 0 || !res.Changed {
 		t.Fatalf("a forced freeze: %+v, %v", res, err)
 	}
 	// A scope with a hold but no link can be thawed.
-	if res, err := s.a.Thaw(ctx, store.ScopeBatch, "typo", "ops"); err != nil || !res.Changed {
+	if res, err := s.a.Thaw(ctx, store.Hold{Scope: store.ScopeBatch, Key: "typo"}, "ops"); err != nil || !res.Changed {
 		t.Fatalf("thaw of the forced freeze: %+v, %v", res, err)
 	}
 }
@@ -272,7 +272,7 @@ func TestBatches(t *testing.T) {
 			if err := s.consume(links[1], email(2), "x"); !errors.Is(err, verify.ErrMismatch) {
 				t.Fatal(err)
 			}
-			if _, err := s.a.Freeze(ctx, store.ScopeBatch, "send-001", "check", "ops"); err != nil {
+			if _, err := s.a.Freeze(ctx, store.Hold{Scope: store.ScopeBatch, Key: "send-001", Reason: "check"}, "ops"); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := s.a.Revoke(ctx, store.Filter{IDs: []string{links[2].Claims.ID}}, "ops"); err != nil {

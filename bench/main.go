@@ -62,7 +62,8 @@ func main() {
 	n := *count
 	runs := []run{
 		{"./token", "^Benchmark(Mint|Parse)$", "20000x", n},
-		{"./verify", "^Benchmark(Consume|Outgoing)$", "20000x", n},
+		{"./verify", "^BenchmarkConsume$", "20000x", n},
+		{"./guard", "^BenchmarkCheck$", "20000x", n},
 		{"./store/memstore", "^BenchmarkConsume$", "200000x", n},
 		{"./store/memstore", "^BenchmarkInsert100k$", "1x", n},
 		{"./store/memstore", "^BenchmarkWatermark$", "100000x", n},
@@ -156,22 +157,22 @@ func rows() []row {
 	add(row{"Mint and verify, no store", "mint a link (sign, secret, hash, bindings)", "token.BenchmarkMint/oncelink", "token.BenchmarkMint/floor", "ns/op", "≤ 1.25x", atMost(1.25), nil})
 	add(row{"Mint and verify, no store", "verify a link (parse, signature, claims, hash)", "token.BenchmarkParse/oncelink", "token.BenchmarkParse/floor", "ns/op", "≤ 1.25x", atMost(1.25), nil})
 	add(row{"Mint and verify, no store", "verify and consume on the memory store, identity included", "verify.BenchmarkConsume/oncelink/memory", "verify.BenchmarkConsume/floor", "ns/op", "", nil, nil})
-	for _, st := range []string{"memory", "sqlite", "postgres", "mysqlstore", "redis"} {
+	for _, st := range []string{"memstore", "sqlitestore", "postgresstore", "mysqlstore", "redisstore"} {
 		for _, g := range []string{"1", "16"} {
 			target, check := "", (func(o, f float64) bool)(nil)
-			if st == "postgres" || st == "redis" {
+			if st == "postgresstore" || st == "redisstore" {
 				target, check = "≤ 1.1x", atMost(1.1)
 			}
 			add(row{"Consume against the engine's raw single operation", st + ", " + g + " goroutine(s)",
 				"store/" + st + ".BenchmarkConsume/oncelink/goroutines=" + g, "store/" + st + ".BenchmarkConsume/raw/goroutines=" + g, "ns/op", target, check, nil})
 		}
 	}
-	for _, st := range []string{"memory", "sqlite", "postgres", "mysqlstore", "redis"} {
+	for _, st := range []string{"memstore", "sqlitestore", "postgresstore", "mysqlstore", "redisstore"} {
 		add(row{"Bulk insert of 100k, against the engine's raw bulk insert (throughput)", st + ": MintBatch (sign and record)",
 			"store/" + st + ".BenchmarkInsert100k/mintbatch", "store/" + st + ".BenchmarkInsert100k/raw", "records/s", "≥ 0.75x", atLeast(0.75), nil})
 		add(row{"Bulk insert of 100k, against the engine's raw bulk insert (throughput)", st + ": store Insert alone",
 			"store/" + st + ".BenchmarkInsert100k/oncelink", "store/" + st + ".BenchmarkInsert100k/raw", "records/s", "", nil, nil})
-		if raw := map[string]string{"postgres": "COPY", "mysqlstore": "multi-row INSERTs"}[st]; raw != "" {
+		if raw := map[string]string{"postgresstore": "COPY", "mysqlstore": "multi-row INSERTs"}[st]; raw != "" {
 			add(row{"Bulk insert of 100k, against the engine's raw bulk insert (throughput)", st + ": MintBatch, against raw " + raw + " into a table with the store's indexes",
 				"store/" + st + ".BenchmarkInsert100k/mintbatch", "store/" + st + ".BenchmarkInsert100k/raw-indexed", "records/s", "≥ 0.75x", atLeast(0.75), nil})
 			add(row{"Bulk insert of 100k, against the engine's raw bulk insert (throughput)", st + ": store Insert alone, against raw " + raw + " into a table with the store's indexes",
@@ -179,10 +180,10 @@ func rows() []row {
 		}
 	}
 	add(row{"Revocation", "postgres: revoke a 100k-link batch vs raw UPDATE ... WHERE batch", "store/postgresstore.BenchmarkRevokeBatch/oncelink", "store/postgresstore.BenchmarkRevokeBatch/raw", "ns/op", "≤ 1.2x", atMost(1.2), nil})
-	for _, st := range []string{"memory", "postgres"} {
+	for _, st := range []string{"memstore", "postgresstore"} {
 		add(row{"Revocation", st + ": watermark at 1M vs at 10k outstanding links", "store/" + st + ".BenchmarkWatermark/tokens=1M", "store/" + st + ".BenchmarkWatermark/tokens=10k", "ns/op", "flat (≤ 1.5x)", atMost(1.5), nil})
 	}
-	add(row{"Send guard", "Outgoing on a 20 KB HTML message, link twice", "verify.BenchmarkOutgoing", "", "ns/op", "< 25 µs", func(o, _ float64) bool { return o < 25000 }, nil})
+	add(row{"Send guard", "Guard.Check on a 20 KB HTML message, link twice", "guard.BenchmarkCheck", "", "ns/op", "< 25 µs", func(o, _ float64) bool { return o < 25000 }, nil})
 	return rs
 }
 

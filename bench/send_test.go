@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/oncelink/oncelink/guard"
 	"github.com/oncelink/oncelink/internal/teststores"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
-	"github.com/oncelink/oncelink/verify"
 )
 
 // BenchmarkSend mints and sends a whole invitation: MintStream in chunks of
@@ -45,7 +45,7 @@ func send(b *testing.B, st store.Store, n int) {
 	}
 	parser, _ := iss.Parser()
 	batch := token.NewBatchID()
-	guard, err := verify.NewOutgoing(parser, st, batch, nil)
+	g, err := guard.New(parser, st, guard.WithBatch(batch))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,11 +59,11 @@ func send(b *testing.B, st store.Store, n int) {
 	sent := 0
 	_, err = iss.MintStream(ctx, batch, reqs, 10000, func(links []*token.Link) error {
 		for start := 0; start < len(links); start += 10 {
-			mails := make([]verify.Mail, 0, 10)
+			mails := make([]guard.Mail, 0, 10)
 			for _, l := range links[start:min(start+10, len(links))] {
-				mails = append(mails, verify.Mail{To: l.Recipient, Member: l.Claims.Member, Raw: message(l)})
+				mails = append(mails, guard.Mail{To: l.Recipient, Member: l.Claims.Member, Raw: message(l)})
 			}
-			if err := guard.CheckAll(ctx, mails); err != nil {
+			if err := g.CheckAll(ctx, mails); err != nil {
 				return err
 			}
 			sent += len(mails)

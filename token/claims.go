@@ -1,7 +1,6 @@
 package token
 
 import (
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -9,14 +8,20 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
+
+	"github.com/oncelink/oncelink/internal/wire"
 )
 
-// TokenType is the "typ" header of every oncelink token. A JWT of any other
-// type is refused, so that no other JWT the site uses can pass as a link.
-const TokenType = "oncelink+jwt"
+// b64 encodes every segment and claim.
+var b64 = wire.B64
+
+// Lengths of a token's secret and identity bindings, in bytes.
+const (
+	secretLen  = wire.SecretLen
+	bindingLen = wire.BindingLen
+)
 
 // Purposes a site commonly mints links for. A site may use its own: a
 // purpose is 1 to 64 characters of lower-case letters, digits, '-', '_' and
@@ -61,56 +66,15 @@ func (c Claims) LogValue() slog.Value {
 	)
 }
 
-// wire is the JSON payload of a token. Times are integer seconds: a
-// fractional, negative or overflowing time is malformed.
-type wire struct {
-	Iss string `json:"iss"`
-	Sub string `json:"sub"`
-	Aud string `json:"aud"`
-	Exp int64  `json:"exp"`
-	Iat int64  `json:"iat"`
-	Jti string `json:"jti"`
-	Bat string `json:"bat,omitempty"`
-	Sec string `json:"sec"`
-	Rcp string `json:"rcp,omitempty"`
-	Mno string `json:"mno,omitempty"`
-}
+// Kind is a kind of identity a token can be bound to. It prefixes a
+// canonical identity where one is recorded ("email:ann@example.org").
+type Kind string
 
-// The methods below let golang-jwt's validator check exp, iat, iss and aud.
-
-func (w *wire) GetExpirationTime() (*jwt.NumericDate, error) { return numeric(w.Exp), nil }
-func (w *wire) GetIssuedAt() (*jwt.NumericDate, error)       { return numeric(w.Iat), nil }
-func (w *wire) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
-func (w *wire) GetIssuer() (string, error)                   { return w.Iss, nil }
-func (w *wire) GetSubject() (string, error)                  { return w.Sub, nil }
-func (w *wire) GetAudience() (jwt.ClaimStrings, error) {
-	if w.Aud == "" {
-		return nil, nil
-	}
-	return jwt.ClaimStrings{w.Aud}, nil
-}
-
-func numeric(s int64) *jwt.NumericDate {
-	if s == 0 {
-		return nil
-	}
-	return &jwt.NumericDate{Time: time.Unix(s, 0)}
-}
-
-// secretLen is the length of a token's random secret, in bytes (256 bits).
-const secretLen = 32
-
-// bindingLen is the length of an identity binding, in bytes (128 bits).
-const bindingLen = 16
-
-var b64 = base64.RawURLEncoding
-
-// Identity kinds a token can be bound to, as they prefix a canonical
-// identity ("email:ann@example.org").
+// Identity kinds.
 const (
-	KindMember = "member"
-	KindEmail  = "email"
-	KindNumber = "number"
+	KindMember Kind = "member"
+	KindEmail  Kind = "email"
+	KindNumber Kind = "number"
 )
 
 // A binding ties a canonical identity of a kind to one token: HMAC-SHA256
@@ -216,20 +180,14 @@ func CanonicalNumber(s string) (string, error) {
 }
 
 func validPurpose(p string) error {
-	if p == "" || len(p) > 64 {
+	switch {
+	case p == "" || len(p) > 64:
 		return fmt.Errorf("%w: purpose must be 1 to 64 characters", ErrRequest)
-	}
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || i > 0 && (c == '-' || c == '_' || c == '.')) {
-			return fmt.Errorf("%w: purpose %q: use lower-case letters, digits, '-', '_', '.'", ErrRequest, p)
-		}
+	case !wire.ValidPurpose(p):
+		return fmt.Errorf("%w: purpose %q: use lower-case letters, digits, '-', '_', '.'", ErrRequest, p)
 	}
 	return nil
 }
-
-// ValidPurpose reports whether p is a well-formed purpose.
-func ValidPurpose(p string) bool { return validPurpose(p) == nil }
 
 // validText checks a member or batch id: 1 to max bytes of visible text, so
 // that two ids an operator cannot tell apart are never two members. It must

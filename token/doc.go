@@ -16,6 +16,12 @@
 // store call, all or nothing, and [Issuer.MintStream] does the same in
 // chunks for any number of members in bounded memory.
 //
+// [NewIssuer] takes [IssuerOption]s and [NewParser] and [Issuer.Parser]
+// take [ParserOption]s; an [Option] ([WithIssuer], [WithParam],
+// [WithMaxTTL], [WithClock], [WithLogger]) is both, for what an issuer and
+// its parser must agree on. An option given to the other constructor does
+// not compile.
+//
 // # Lifetimes
 //
 // A link a member asks for ([Issuer.Mint]) lives [DefaultTTL], 15 minutes:
@@ -31,9 +37,9 @@
 // # The token
 //
 // A token is a JWT signed through golang-jwt/v5: header "typ" is
-// [TokenType] and "kid" names the key; claims are "iss" (the issuer name),
+// "oncelink+jwt" and "kid" names the key; claims are "iss" (the issuer name),
 // "aud" (the purpose), "sub" (the member id), "iat", "exp" (mandatory,
-// at most [HardMaxTTL] after "iat"), "jti" (a UUIDv7, the store's key),
+// at most 30 days after "iat"), "jti" (a UUIDv7, the store's key),
 // "bat" (the batch id, when minted in a batch), "sec" (a random 256-bit
 // secret; the store keeps only its SHA-256 hash), and the identity bindings
 // "rcp" (recipient email) and "mno" (member number). A binding is an HMAC,
@@ -72,8 +78,8 @@
 //
 // # Security considerations
 //
-// Parsing is strict and bounded: input is capped ([MaxInputLen],
-// [MaxTokenLen]) and its shape checked before any decoding; only HS256 and
+// Parsing is strict and bounded: input is capped (4 KiB for a link, 2 KiB
+// for a bare token) and its shape checked before any decoding; only HS256 and
 // EdDSA are accepted, and a token's algorithm must be its key's; the key is
 // found by "kid" alone, never by trying keys; the signature is checked
 // before any claim, so a token that is both forged and expired is refused as
@@ -98,7 +104,7 @@
 //
 // # Backwards compatibility
 //
-// The token format is versioned by [TokenType] and by the binding label
-// "oncelink/v1/": a new format will use new values, and parsers will accept
-// the old one for at least one major version.
+// The token format is versioned by its type, "oncelink+jwt", and by the
+// binding label "oncelink/v1/": a new format will use new values, and
+// parsers will accept the old one for at least one major version.
 package token

@@ -1,6 +1,10 @@
 package token
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/oncelink/oncelink/store"
+)
 
 // Reasons a presented token is refused before any store is asked. The
 // verify package re-exports them.
@@ -16,8 +20,9 @@ var (
 	// acceptable: wrong type, wrong issuer, issued in the future, a lifetime
 	// longer than allowed, a missing claim.
 	ErrClaims = errors.New("oncelink: invalid claims")
-	// ErrExpired: the token's expiry has passed.
-	ErrExpired = errors.New("oncelink: link expired")
+	// ErrExpired: the token's expiry has passed. It is [store.ErrExpired]:
+	// the parser and the store decide one outcome.
+	ErrExpired = store.ErrExpired
 	// ErrPurpose: the token was minted for another purpose.
 	ErrPurpose = errors.New("oncelink: wrong purpose")
 )

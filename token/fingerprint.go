@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 )
 
-// FingerprintLen is the length of a fingerprint's keyed hash, in bytes.
-const FingerprintLen = 12
+// fingerprintLen is the length of a fingerprint's keyed hash, in bytes.
+const fingerprintLen = 12
 
 // Fingerprint returns a keyed fingerprint of text a person typed that is
 // not an identity, such as a link pasted into the address field: the
@@ -21,5 +21,5 @@ func (p *Parser) Fingerprint(text string) string {
 	m := hmac.New(sha256.New, k.signer.fingerprint)
 	m.Write([]byte(text))
 	var sum [sha256.Size]byte
-	return "~" + k.id + ":" + b64.EncodeToString(m.Sum(sum[:0])[:FingerprintLen])
+	return "~" + k.id + ":" + b64.EncodeToString(m.Sum(sum[:0])[:fingerprintLen])
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/oncelink/oncelink/internal/wire"
 )
 
 // fuzzFixture mints a few valid links on a fixed clock to seed the fuzzers.
@@ -18,7 +20,7 @@ func fuzzFixture(f *testing.F) (*fixture, map[string]bool) {
 		f.Add(l.URL + "&t=" + l.Token)
 		f.Add(l.Token[:len(l.Token)/2])
 	}
-	for _, s := range []string{"", ".", "..", "a.b.c", "https://x/?t=", "?t=a.b.c", "%", strings.Repeat("A", MaxTokenLen+1)} {
+	for _, s := range []string{"", ".", "..", "a.b.c", "https://x/?t=", "?t=a.b.c", "%", strings.Repeat("A", wire.MaxTokenLen+1)} {
 		f.Add(s)
 	}
 	return fx, minted
@@ -40,7 +42,7 @@ func FuzzParse(f *testing.F) {
 			if v != nil {
 				t.Fatal("claims returned with an error")
 			}
-			if len(input) > MaxInputLen && !errors.Is(err, ErrMalformed) {
+			if len(input) > maxInputLen && !errors.Is(err, ErrMalformed) {
 				t.Fatalf("over-long input refused as %v, not before decoding", err)
 			}
 			return
@@ -63,10 +65,10 @@ func FuzzExtract(f *testing.F) {
 			}
 			return
 		}
-		if len(input) > MaxInputLen {
+		if len(input) > maxInputLen {
 			t.Fatal("Extract accepted over-long input")
 		}
-		if len(tok) > MaxTokenLen || strings.Count(tok, ".") != 2 || tokenShape(tok) != nil {
+		if len(tok) > wire.MaxTokenLen || strings.Count(tok, ".") != 2 || tokenShape(tok) != nil {
 			t.Fatalf("Extract returned %q", tok)
 		}
 	})
@@ -113,7 +115,7 @@ func FuzzParseInspect(f *testing.F) {
 	f.Add(`{"ALG":"HS256","KID":"k1","TYP":"oncelink+jwt"}`, claims)
 	f.Add(header, strings.Replace(claims, `"bat"`, `"b\u0061t"`, 1))
 	f.Fuzz(func(t *testing.T, h, c string) {
-		if len(h)+len(c) > MaxTokenLen {
+		if len(h)+len(c) > wire.MaxTokenLen {
 			return
 		}
 		tok := signRaw(t, key.hmac, h, c)

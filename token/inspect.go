@@ -1,19 +1,13 @@
 package token
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
-)
 
-// header is the JOSE header of an oncelink token.
-type header struct {
-	Alg string `json:"alg"`
-	Kid string `json:"kid"`
-	Typ string `json:"typ"`
-}
+	"github.com/oncelink/oncelink/internal/wire"
+)
 
 // Inspect checks a bare token as [Parser.Parse] does for any purpose (the
 // signature with the key its "kid" names, the issuer, the expiry and issue
@@ -33,13 +27,13 @@ func (p *Parser) Inspect(raw string) (*Verified, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: header encoding", ErrMalformed)
 		}
-		h, err := decodeHeader(hb)
+		h, err := wire.DecodeHeader(hb)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: header: %w", ErrMalformed, err)
 		}
-		if h.Typ != TokenType {
+		if h.Typ != wire.TokenType {
 			// Not an oncelink token: the caller decides whether that matters.
-			return nil, fmt.Errorf("%w: token type is not %s", ErrClaims, TokenType)
+			return nil, fmt.Errorf("%w: token type is not %s", ErrClaims, wire.TokenType)
 		}
 		if key, ok = ring.keys[h.Kid]; !ok || h.Alg != string(key.alg) {
 			return nil, fmt.Errorf("%w: unknown key id or algorithm", ErrSignature)
@@ -60,7 +54,7 @@ func (p *Parser) Inspect(raw string) (*Verified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: claims encoding", ErrMalformed)
 	}
-	var w wire
+	var w wire.Claims
 	// The signature verified: these are claims a key of the ring signed,
 	// almost always in oncelink's own layout, read by the decoder
 	// golang-jwt calls for Parse.
@@ -75,18 +69,3 @@ func (p *Parser) Inspect(raw string) (*Verified, error) {
 	}
 	return p.check(&w, key)
 }
-
-// IsToken reports cheaply whether s has the header of an oncelink token, as
-// oncelink writes it, without verifying anything: for finding links in
-// text. [Parser.Inspect] and [Parser.Parse] decide what a token is.
-func IsToken(s string) bool {
-	h64, _, ok := strings.Cut(s, ".")
-	if !ok || len(h64) > 256 {
-		return false
-	}
-	var hb [192]byte
-	n, err := b64.Decode(hb[:], []byte(h64))
-	return err == nil && bytes.Contains(hb[:n], typMarker)
-}
-
-var typMarker = []byte(`"typ":"` + TokenType + `"`)

@@ -14,12 +14,14 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/oncelink/oncelink/internal/hook"
+	"github.com/oncelink/oncelink/internal/wire"
 	"github.com/oncelink/oncelink/store"
 )
 
-// DefaultMaxBatch bounds the number of links one [Issuer.MintBatch] call
-// mints; larger sends go through [Issuer.MintStream].
-const DefaultMaxBatch = 100000
+// maxBatch bounds the number of links one [Issuer.MintBatch] call mints;
+// larger sends go through [Issuer.MintStream].
+const maxBatch = 100000
 
 // Issuer mints links and records them in a store before it returns them:
 // a link the store does not know never leaves the Issuer. It is safe for
@@ -27,26 +29,26 @@ const DefaultMaxBatch = 100000
 type Issuer struct {
 	keys   *Keyring
 	st     store.Tokens
-	cfg    *config
+	cfg    *issuerConfig
 	prefix string // base URL with the token parameter, ready for the token
 }
 
 // NewIssuer returns an issuer that signs with the keyring's active key and
 // records links in st. [WithBaseURL] is required. It returns an error at
 // once for a missing or bad option, or an active key that cannot sign.
-func NewIssuer(keys *Keyring, st store.Tokens, opts ...Option) (*Issuer, error) {
+func NewIssuer(keys *Keyring, st store.Tokens, opts ...IssuerOption) (*Issuer, error) {
 	if keys == nil || st == nil {
 		return nil, fmt.Errorf("%w: nil keyring or store", ErrConfig)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newIssuerConfig(opts)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.base == nil {
 		return nil, fmt.Errorf("%w: the issuer needs a base URL (WithBaseURL)", ErrConfig)
 	}
-	if !keys.snapshot().active.CanSign() {
-		return nil, fmt.Errorf("%w: the active key %q cannot sign", ErrKeyring, keys.Active())
+	if active := keys.snapshot().active; !active.canSign() {
+		return nil, fmt.Errorf("%w: the active key %q cannot sign", ErrKeyring, active.id)
 	}
 	q := cfg.base.Query()
 	if q.Has(cfg.param) {
@@ -64,13 +66,10 @@ func NewIssuer(keys *Keyring, st store.Tokens, opts ...Option) (*Issuer, error) 
 }
 
 // Parser returns a parser that accepts exactly what this issuer mints: the
-// same keyring, issuer name, parameter, maximum lifetime and clock.
-func (i *Issuer) Parser(opts ...Option) (*Parser, error) {
-	base := []Option{
-		WithIssuer(i.cfg.issuer), WithParam(i.cfg.param), WithMaxTTL(i.cfg.maxTTL),
-		WithClock(i.cfg.clock), WithLeeway(i.cfg.leeway), WithLogger(i.cfg.logger),
-	}
-	return NewParser(i.keys, append(base, opts...)...)
+// same keyring, issuer name, parameter, maximum lifetime, clock and logger.
+// opts may set its leeway ([WithLeeway]), or override those.
+func (i *Issuer) Parser(opts ...ParserOption) (*Parser, error) {
+	return NewParser(i.keys, append([]ParserOption{withCommon(i.cfg.common)}, opts...)...)
 }
 
 // TTL returns the lifetime of a link minted one at a time without a
@@ -116,9 +115,6 @@ func (l Link) String() string {
 		l.Claims.ID, l.Claims.Member, l.Claims.Purpose, l.Claims.Batch, l.Claims.ExpiresAt.Format(time.RFC3339))
 }
 
-// GoString describes the link without its token, for %#v.
-func (l Link) GoString() string { return l.String() }
-
 // Format prints [Link.String] for every verb.
 func (l Link) Format(f fmt.State, _ rune) { fmt.Fprint(f, l.String()) }
 
@@ -143,7 +139,7 @@ func (i *Issuer) Mint(ctx context.Context, req Request) (*Link, error) {
 // MintBatch mints one link per request for one batch, in request order,
 // and records them all in one store call: all or nothing. Every request
 // needs a recipient. An empty batch id is replaced by a new one, which the
-// links carry. At most [DefaultMaxBatch] requests; use [Issuer.MintStream]
+// links carry. At most 100,000 requests; use [Issuer.MintStream]
 // for more.
 func (i *Issuer) MintBatch(ctx context.Context, batch string, reqs []Request) ([]*Link, error) {
 	if len(reqs) > i.cfg.maxBatch {
@@ -229,8 +225,8 @@ func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.T
 	default:
 		ttl = i.cfg.ttl
 	}
-	if ttl < MinTTL || ttl > i.cfg.maxTTL {
-		return nil, rec, fmt.Errorf("%w: lifetime %v outside %v to %v", ErrRequest, ttl, MinTTL, i.cfg.maxTTL)
+	if ttl < minTTL || ttl > i.cfg.maxTTL {
+		return nil, rec, fmt.Errorf("%w: lifetime %v outside %v to %v", ErrRequest, ttl, minTTL, i.cfg.maxTTL)
 	}
 	var recipient, number string
 	var err error
@@ -246,12 +242,9 @@ func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.T
 	}
 	var state []byte
 	if i.cfg.state != nil {
-		s, err := callState(ctx, i.cfg.state, req.Member)
-		if err != nil {
+		if state, err = hook.State(ctx, i.cfg.state, req.Member); err != nil {
 			return nil, rec, fmt.Errorf("%w: member state: %w", ErrMint, err)
 		}
-		h := sha256.Sum256(s)
-		state = h[:]
 	}
 	id, err := uuid.NewV7()
 	if err != nil {
@@ -263,7 +256,7 @@ func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.T
 	}
 	iat := now.Unix()
 	exp := now.Add(ttl).Unix()
-	w := wire{
+	w := wire.Claims{
 		Iss: i.cfg.issuer, Sub: req.Member, Aud: req.Purpose, Exp: exp, Iat: iat,
 		Jti: id.String(), Bat: batch, Sec: b64.EncodeToString(secret[:]),
 	}
@@ -293,42 +286,22 @@ func (i *Issuer) mint(ctx context.Context, req Request, batch string, now time.T
 	return &Link{URL: url, Token: tok, Claims: claims, Recipient: recipient}, rec, nil
 }
 
-// callState calls a site's state function, turning a panic into an error.
-func callState(ctx context.Context, f StateFunc, member string) (s []byte, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("state function panicked")
-		}
-	}()
-	return f(ctx, member)
-}
-
-// CallState calls a site's [StateFunc] as the issuer does: a panic becomes
-// an error. It returns the SHA-256 hash of the state, which stores compare.
-func CallState(ctx context.Context, f StateFunc, member string) ([]byte, error) {
-	s, err := callState(ctx, f, member)
-	if err != nil {
-		return nil, err
-	}
-	h := sha256.Sum256(s)
-	return h[:], nil
-}
-
-// DefaultChunk is the number of links [Issuer.MintStream] records per store
+// defaultChunk is the number of links [Issuer.MintStream] records per store
 // call when the caller passes 0.
-const DefaultChunk = 10000
+const defaultChunk = 10000
 
 // MintStream mints links for a stream of requests of one batch in chunks, so
 // that memory stays bounded whatever the number of members. Each chunk is
 // recorded with one store call, all or nothing, and handed to emit before
-// the next chunk is minted; emit sends the chunk's messages. On the first
+// the next chunk is minted; emit sends the chunk's messages. A chunk of 0
+// is 10,000 links. On the first
 // error (a bad request, the store, or emit) MintStream stops and returns it
 // with the number of links recorded so far. Chunks already recorded stay
 // valid: revoke the batch to kill them. An empty batch id is replaced by a
 // new one; the links carry it.
 func (i *Issuer) MintStream(ctx context.Context, batch string, reqs iter.Seq[Request], chunk int, emit func([]*Link) error) (int, error) {
 	if chunk <= 0 {
-		chunk = DefaultChunk
+		chunk = defaultChunk
 	}
 	if chunk > i.cfg.maxBatch {
 		return 0, fmt.Errorf("%w: chunk of %d, more than %d", ErrRequest, chunk, i.cfg.maxBatch)

@@ -29,12 +29,12 @@ const (
 // MinHMACKeyLen is the shortest HS256 secret accepted, in bytes.
 const MinHMACKeyLen = 32
 
-// BindingKeyLen is the length of a key's binding secret, in bytes.
-const BindingKeyLen = 32
+// bindingKeyLen is the length of a key's binding secret, in bytes.
+const bindingKeyLen = 32
 
 // Key is one signing or verifying key with its id. Keys are immutable. A
-// Key never prints its secret: String, %v and slog show only its id and
-// algorithm.
+// Key never prints its secret: String, every fmt verb and slog show only
+// its id and algorithm.
 type Key struct {
 	id      string
 	alg     Alg
@@ -108,8 +108,8 @@ func NewEd25519VerifyKey(id string, pub ed25519.PublicKey, binding []byte) (*Key
 	if len(pub) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("%w: ed25519 public key must be %d bytes", ErrWeakKey, ed25519.PublicKeySize)
 	}
-	if len(binding) != BindingKeyLen {
-		return nil, fmt.Errorf("%w: binding secret must be %d bytes", ErrWeakKey, BindingKeyLen)
+	if len(binding) != bindingKeyLen {
+		return nil, fmt.Errorf("%w: binding secret must be %d bytes", ErrWeakKey, bindingKeyLen)
 	}
 	if err := strongEnough(binding); err != nil {
 		return nil, err
@@ -125,8 +125,8 @@ func (k *Key) ID() string { return k.id }
 // Alg returns the key's algorithm.
 func (k *Key) Alg() Alg { return k.alg }
 
-// CanSign reports whether the key can mint tokens.
-func (k Key) CanSign() bool { return k.hmac != nil || k.priv != nil }
+// canSign reports whether the key can mint tokens.
+func (k *Key) canSign() bool { return k.hmac != nil || k.priv != nil }
 
 // PublicKey returns the Ed25519 public key of an EdDSA key, nil for HS256.
 func (k *Key) PublicKey() ed25519.PublicKey { return slices.Clone(k.pub) }
@@ -148,14 +148,11 @@ func (k *Key) VerifyOnly() (*Key, error) {
 // String describes the key without its secret.
 func (k Key) String() string {
 	mode := "verify"
-	if k.CanSign() {
+	if k.canSign() {
 		mode = "sign"
 	}
 	return fmt.Sprintf("token.Key{id: %q, alg: %s, %s}", k.id, k.alg, mode)
 }
-
-// GoString describes the key without its secret, for %#v.
-func (k Key) GoString() string { return k.String() }
 
 // Format prints [Key.String] for every verb, so that no verb prints the secret.
 func (k Key) Format(f fmt.State, _ rune) { fmt.Fprint(f, k.String()) }
@@ -203,12 +200,12 @@ func strongEnough(secret []byte) error {
 	return nil
 }
 
-// MaxKeyIDLen bounds a key id.
-const MaxKeyIDLen = 64
+// maxKeyIDLen bounds a key id.
+const maxKeyIDLen = 64
 
 func validKeyID(id string) error {
-	if id == "" || len(id) > MaxKeyIDLen {
-		return fmt.Errorf("%w: key id must be 1 to %d characters", ErrKeyring, MaxKeyIDLen)
+	if id == "" || len(id) > maxKeyIDLen {
+		return fmt.Errorf("%w: key id must be 1 to %d characters", ErrKeyring, maxKeyIDLen)
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
@@ -317,11 +314,8 @@ func (kr *Keyring) Remove(id string) error {
 	return nil
 }
 
-// Active returns the id of the active key.
-func (kr *Keyring) Active() string { return kr.cur.Load().active.id }
-
-// IDs returns the ids of every key in the ring, sorted.
-func (kr *Keyring) IDs() []string {
+// ids returns the ids of every key in the ring, sorted.
+func (kr *Keyring) ids() []string {
 	r := kr.cur.Load()
 	ids := make([]string, 0, len(r.keys))
 	for id := range r.keys {

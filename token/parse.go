@@ -12,34 +12,32 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/oncelink/oncelink/internal/hook"
+	"github.com/oncelink/oncelink/internal/wire"
 	"github.com/oncelink/oncelink/store"
 )
 
-// Bounds on untrusted input, checked before any parsing.
-const (
-	// MaxInputLen bounds a presented link (a URL or a bare token).
-	MaxInputLen = 4096
-	// MaxTokenLen bounds a bare token.
-	MaxTokenLen = 2048
-)
+// maxInputLen bounds a presented link (a URL or a bare token), checked
+// before any parsing; a bare token is bounded by wire.MaxTokenLen.
+const maxInputLen = 4096
 
 // Parser checks presented links: bounded parsing, the signature and key id,
 // then the registered claims. It consults no store; the verify package
 // does that after it. A Parser is safe for concurrent use.
 type Parser struct {
 	keys *Keyring
-	cfg  *config
+	cfg  *parserConfig
 	jwts sync.Map // purpose -> *jwt.Parser
 }
 
 // NewParser returns a parser for the tokens an issuer with the same options
 // mints. It needs the issuer name ([WithIssuer], or [WithBaseURL] to derive
 // it). [Issuer.Parser] returns a parser that matches an issuer.
-func NewParser(keys *Keyring, opts ...Option) (*Parser, error) {
+func NewParser(keys *Keyring, opts ...ParserOption) (*Parser, error) {
 	if keys == nil {
 		return nil, fmt.Errorf("%w: nil keyring", ErrConfig)
 	}
-	cfg, err := newConfig(opts)
+	cfg, err := newParserConfig(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -49,11 +47,10 @@ func NewParser(keys *Keyring, opts ...Option) (*Parser, error) {
 	return &Parser{keys: keys, cfg: cfg}, nil
 }
 
-// Now returns the parser's clock reading.
-func (p *Parser) Now() time.Time { return p.cfg.clock() }
-
-// Param returns the query parameter that carries the token in a link.
-func (p *Parser) Param() string { return p.cfg.param }
+func init() {
+	hook.ParserNow = func(p any) time.Time { return p.(*Parser).cfg.clock() }
+	hook.ParserParam = func(p any) string { return p.(*Parser).cfg.param }
+}
 
 // Verified is a token whose signature and claims were checked. It is not yet
 // known to be unused: only the store knows that.
@@ -73,7 +70,7 @@ func (v *Verified) SecretHash() [32]byte { return v.secretHash }
 // [KindEmail], [KindNumber]) with the token's binding for that kind. It
 // reports whether the token is bound to that kind at all, and whether the
 // identity matches. The comparison takes constant time.
-func (v *Verified) Confirm(kind, canonical string) (bound, match bool) {
+func (v *Verified) Confirm(kind Kind, canonical string) (bound, match bool) {
 	switch kind {
 	case KindMember:
 		return true, subtle.ConstantTimeCompare([]byte(canonical), []byte(v.Member)) == 1
@@ -97,8 +94,8 @@ func (v *Verified) Confirm(kind, canonical string) (bound, match bool) {
 // the token in its query parameter, or a bare token. It checks only the
 // shape, within bounded work.
 func (p *Parser) Extract(input string) (string, error) {
-	if len(input) > MaxInputLen {
-		return "", fmt.Errorf("%w: input longer than %d bytes", ErrMalformed, MaxInputLen)
+	if len(input) > maxInputLen {
+		return "", fmt.Errorf("%w: input longer than %d bytes", ErrMalformed, maxInputLen)
 	}
 	s := strings.TrimSpace(input)
 	if strings.ContainsAny(s, "?/:") {
@@ -123,35 +120,11 @@ func (p *Parser) Extract(input string) (string, error) {
 	return s, nil
 }
 
-// b64url marks the base64url alphabet.
-var b64url = func() (t [256]bool) {
-	for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") {
-		t[c] = true
-	}
-	return t
-}()
-
 // tokenShape checks that s looks like a compact JWT: base64url segments,
 // exactly two dots, bounded length.
 func tokenShape(s string) error {
-	if s == "" {
-		return fmt.Errorf("%w: empty token", ErrMalformed)
-	}
-	if len(s) > MaxTokenLen {
-		return fmt.Errorf("%w: token longer than %d bytes", ErrMalformed, MaxTokenLen)
-	}
-	dots := 0
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case b64url[c]:
-		case c == '.':
-			dots++
-		default:
-			return fmt.Errorf("%w: token has a character outside base64url", ErrMalformed)
-		}
-	}
-	if dots != 2 {
-		return fmt.Errorf("%w: token must have three segments", ErrMalformed)
+	if err := wire.Shape(s); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return nil
 }
@@ -176,11 +149,11 @@ func (p *Parser) Parse(input, purpose string) (*Verified, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: header encoding", ErrMalformed)
 		}
-		if _, err := decodeHeader(hb); err != nil {
-			return nil, err
+		if _, err := wire.DecodeHeader(hb); err != nil {
+			return nil, fmt.Errorf("%w: header: %w", ErrMalformed, err)
 		}
 	}
-	var w wire
+	var w wire.Claims
 	var key *Key
 	tok, err := jp.ParseWithClaims(raw, &w, func(t *jwt.Token) (any, error) {
 		kid, ok := t.Header["kid"].(string)
@@ -200,8 +173,8 @@ func (p *Parser) Parse(input, purpose string) (*Verified, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	if typ, _ := tok.Header["typ"].(string); typ != TokenType {
-		return nil, fmt.Errorf("%w: token type is not %s", ErrClaims, TokenType)
+	if typ, _ := tok.Header["typ"].(string); typ != wire.TokenType {
+		return nil, fmt.Errorf("%w: token type is not %s", ErrClaims, wire.TokenType)
 	}
 	return p.check(&w, key)
 }
@@ -269,7 +242,7 @@ func (p *Parser) jwtParser(purpose string) *jwt.Parser {
 
 // check validates what golang-jwt does not: the expiry without leeway,
 // the lifetime, the shape of every oncelink claim.
-func (p *Parser) check(w *wire, key *Key) (*Verified, error) {
+func (p *Parser) check(w *wire.Claims, key *Key) (*Verified, error) {
 	now := p.cfg.clock()
 	if w.Iat <= 0 {
 		return nil, fmt.Errorf("%w: issue time missing", ErrClaims)
@@ -277,7 +250,7 @@ func (p *Parser) check(w *wire, key *Key) (*Verified, error) {
 	if w.Exp-w.Iat > int64((p.cfg.maxTTL+p.cfg.leeway)/time.Second) || w.Exp <= w.Iat {
 		return nil, fmt.Errorf("%w: lifetime out of bounds", ErrClaims)
 	}
-	if !ValidPurpose(w.Aud) {
+	if !wire.ValidPurpose(w.Aud) {
 		return nil, fmt.Errorf("%w: purpose claim", ErrClaims)
 	}
 	if w.Exp <= now.Unix() {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/oncelink/oncelink/internal/hook"
+	"github.com/oncelink/oncelink/internal/wire"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/memstore"
 )
@@ -53,14 +55,14 @@ type fixture struct {
 	p    *Parser
 }
 
-func setup(t testing.TB, key *Key, opts ...Option) *fixture {
+func setup(t testing.TB, key *Key, opts ...IssuerOption) *fixture {
 	t.Helper()
 	f := &fixture{clk: newClock(), st: memstore.New()}
 	var err error
 	if f.keys, err = NewKeyring(key); err != nil {
 		t.Fatal(err)
 	}
-	opts = append([]Option{WithBaseURL("https://members.example.org/login"), WithClock(f.clk.now)}, opts...)
+	opts = append([]IssuerOption{WithBaseURL("https://members.example.org/login"), WithClock(f.clk.now)}, opts...)
 	if f.iss, err = NewIssuer(f.keys, f.st, opts...); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +132,8 @@ func TestBindings(t *testing.T) {
 	}
 	cases := []struct {
 		name             string
-		kind, value      string
+		kind             Kind
+		value            string
 		wantBound, match bool
 	}{
 		{"email canonical", KindEmail, "ann@example.org", true, true},
@@ -258,7 +261,7 @@ func goodClaims(t testing.TB, l *Link) jwt.MapClaims {
 }
 
 func hdr(kid string) map[string]any {
-	return map[string]any{"alg": "HS256", "typ": TokenType, "kid": kid}
+	return map[string]any{"alg": "HS256", "typ": wire.TokenType, "kid": kid}
 }
 
 func TestParseErrors(t *testing.T) {
@@ -306,7 +309,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "", PurposeLogin, ErrMalformed},
 		{"blank", "   ", PurposeLogin, ErrMalformed},
 		{"one megabyte", strings.Repeat("a", 1<<20), PurposeLogin, ErrMalformed},
-		{"over the token cap", strings.Repeat("a", MaxTokenLen) + ".b.c", PurposeLogin, ErrMalformed},
+		{"over the token cap", strings.Repeat("a", wire.MaxTokenLen) + ".b.c", PurposeLogin, ErrMalformed},
 		{"truncated signature", l.Token[:len(l.Token)-3], PurposeLogin, ErrSignature},
 		{"truncated mid-character", l.Token[:len(l.Token)-10], PurposeLogin, ErrMalformed},
 		{"truncated to two segments", parts[0] + "." + parts[1], PurposeLogin, ErrMalformed},
@@ -317,13 +320,13 @@ func TestParseErrors(t *testing.T) {
 		{"re-encoded payload (spaces)", parts[0] + "." + base64.RawURLEncoding.EncodeToString(append(payloadJSON, ' ')) + "." + parts[2], PurposeLogin, ErrSignature},
 		{"alg none", noneHeader + "." + parts[1] + ".", PurposeLogin, ErrSignature},
 		{"alg none with signature", noneHeader + "." + parts[1] + "." + parts[2], PurposeLogin, ErrSignature},
-		{"alg swapped to HS384", forge(t, map[string]any{"alg": "HS384", "typ": TokenType, "kid": "k1"}, goodClaims(t, l), jwt.SigningMethodHS384, secret), PurposeLogin, ErrSignature},
+		{"alg swapped to HS384", forge(t, map[string]any{"alg": "HS384", "typ": wire.TokenType, "kid": "k1"}, goodClaims(t, l), jwt.SigningMethodHS384, secret), PurposeLogin, ErrSignature},
 		{"alg confusion: HS256 with the EdDSA public key as secret", forge(t, hdr("ed"), goodClaims(t, l), jwt.SigningMethodHS256, []byte(ek.pub)), PurposeLogin, ErrSignature},
-		{"EdDSA header on an HS256 key id", forge(t, map[string]any{"alg": "EdDSA", "typ": TokenType, "kid": "k1"}, goodClaims(t, l), jwt.SigningMethodEdDSA, ek.priv), PurposeLogin, ErrSignature},
+		{"EdDSA header on an HS256 key id", forge(t, map[string]any{"alg": "EdDSA", "typ": wire.TokenType, "kid": "k1"}, goodClaims(t, l), jwt.SigningMethodEdDSA, ek.priv), PurposeLogin, ErrSignature},
 		{"unknown kid", forge(t, hdr("nope"), goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
 		{"hostile kid", forge(t, hdr("../../../etc/passwd"+strings.Repeat("x", 500)), goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
-		{"numeric kid", forge(t, map[string]any{"alg": "HS256", "typ": TokenType, "kid": 1}, goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
-		{"no kid", forge(t, map[string]any{"alg": "HS256", "typ": TokenType}, goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
+		{"numeric kid", forge(t, map[string]any{"alg": "HS256", "typ": wire.TokenType, "kid": 1}, goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
+		{"no kid", forge(t, map[string]any{"alg": "HS256", "typ": wire.TokenType}, goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrSignature},
 		{"another keyring", forge(t, hdr("k1"), goodClaims(t, l), jwt.SigningMethodHS256, otherKey.hmac), PurposeLogin, ErrSignature},
 		{"expired and forged", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = now - 3600; c["iat"] = now - 7200 }), jwt.SigningMethodHS256, otherKey.hmac), PurposeLogin, ErrSignature},
 		{"wrong typ", forge(t, map[string]any{"alg": "HS256", "typ": "JWT", "kid": "k1"}, goodClaims(t, l), jwt.SigningMethodHS256, secret), PurposeLogin, ErrClaims},
@@ -338,7 +341,7 @@ func TestParseErrors(t *testing.T) {
 		{"no iat", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { delete(c, "iat") }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrClaims},
 		{"iat in the future", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["iat"] = now + 600; c["exp"] = now + 3600 }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrClaims},
 		{"iat within leeway", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["iat"] = now + 10; c["exp"] = now + 3600 }), jwt.SigningMethodHS256, secret), PurposeLogin, nil},
-		{"lifetime too long", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = now + int64(HardMaxTTL/time.Second) }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrClaims},
+		{"lifetime too long", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = now + int64(hardMaxTTL/time.Second) }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrClaims},
 		{"exp overflowing", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = 1e300 }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrMalformed},
 		{"exp fractional", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = float64(now) + 3600.5 }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrMalformed},
 		{"exp as string", forge(t, hdr("k1"), with(func(c jwt.MapClaims) { c["exp"] = "tomorrow" }), jwt.SigningMethodHS256, secret), PurposeLogin, ErrMalformed},
@@ -429,7 +432,7 @@ func TestRotation(t *testing.T) {
 			if err := f.keys.Rotate(hmacKey(t, "next")); !errors.Is(err, ErrKeyring) {
 				t.Fatalf("rotating to a duplicate id: %v", err)
 			}
-			if got := f.keys.IDs(); len(got) != 1 || got[0] != "next" {
+			if got := f.keys.ids(); len(got) != 1 || got[0] != "next" {
 				t.Fatalf("IDs = %v", got)
 			}
 		})
@@ -648,7 +651,7 @@ func TestStateFunc(t *testing.T) {
 	}))
 	l := f.mint(t, Request{Member: "m", Purpose: PurposeLogin})
 	rec, _ := f.st.Get(ctx, l.Claims.ID)
-	want, _ := CallState(ctx, func(context.Context, string) ([]byte, error) { return []byte("pw-v1:m"), nil }, "m")
+	want, _ := hook.State(ctx, func(context.Context, string) ([]byte, error) { return []byte("pw-v1:m"), nil }, "m")
 	if string(rec.State) != string(want) {
 		t.Fatal("the record does not carry the hash of the member's state")
 	}
@@ -729,17 +732,17 @@ func TestIssuerConfig(t *testing.T) {
 	st := memstore.New()
 	cases := []struct {
 		name string
-		opts []Option
+		opts []IssuerOption
 	}{
 		{"no base url", nil},
-		{"http", []Option{WithBaseURL("http://members.example.org/login")}},
-		{"relative", []Option{WithBaseURL("/login")}},
-		{"fragment", []Option{WithBaseURL("https://x.example/login#a")}},
-		{"user info", []Option{WithBaseURL("https://u:p@x.example/login")}},
-		{"param taken", []Option{WithBaseURL("https://x.example/login?t=1")}},
-		{"ttl above max", []Option{WithBaseURL("https://x.example"), WithTTL(10 * 24 * time.Hour)}},
-		{"max above hard cap", []Option{WithBaseURL("https://x.example"), WithMaxTTL(365 * 24 * time.Hour)}},
-		{"leeway", []Option{WithBaseURL("https://x.example"), WithLeeway(time.Hour)}},
+		{"http", []IssuerOption{WithBaseURL("http://members.example.org/login")}},
+		{"relative", []IssuerOption{WithBaseURL("/login")}},
+		{"fragment", []IssuerOption{WithBaseURL("https://x.example/login#a")}},
+		{"user info", []IssuerOption{WithBaseURL("https://u:p@x.example/login")}},
+		{"param taken", []IssuerOption{WithBaseURL("https://x.example/login?t=1")}},
+		{"ttl above max", []IssuerOption{WithBaseURL("https://x.example"), WithTTL(10 * 24 * time.Hour)}},
+		{"max above hard cap", []IssuerOption{WithBaseURL("https://x.example"), WithMaxTTL(365 * 24 * time.Hour)}},
+		{"nil option", []IssuerOption{WithBaseURL("https://x.example"), nil}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -747,6 +750,15 @@ func TestIssuerConfig(t *testing.T) {
 				t.Fatalf("got %v, want ErrConfig", err)
 			}
 		})
+	}
+	iss, err := NewIssuer(keys, st, WithBaseURL("https://x.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, leeway := range []time.Duration{time.Hour, -time.Second} {
+		if _, err := iss.Parser(WithLeeway(leeway)); !errors.Is(err, ErrConfig) {
+			t.Fatalf("a parser with leeway %v: %v, want ErrConfig", leeway, err)
+		}
 	}
 	for _, ok := range []string{"http://localhost:8080/login", "http://127.0.0.1/x", "https://x.example/login?lang=da"} {
 		iss, err := NewIssuer(keys, st, WithBaseURL(ok))

@@ -16,13 +16,13 @@ func lifetime(l *Link) time.Duration { return l.Claims.ExpiresAt.Sub(l.Claims.Is
 func TestDefaultLifetimes(t *testing.T) {
 	cases := []struct {
 		name        string
-		opts        []Option
+		opts        []IssuerOption
 		single, bat time.Duration
 	}{
 		{"defaults", nil, DefaultTTL, DefaultBatchTTL},
-		{"ten minutes, three days", []Option{WithTTL(10 * time.Minute), WithBatchTTL(72 * time.Hour)}, 10 * time.Minute, 72 * time.Hour},
-		{"a 15-minute maximum caps the batch default", []Option{WithMaxTTL(15 * time.Minute)}, 15 * time.Minute, 15 * time.Minute},
-		{"a 5-minute maximum caps both defaults", []Option{WithMaxTTL(5 * time.Minute)}, 5 * time.Minute, 5 * time.Minute},
+		{"ten minutes, three days", []IssuerOption{WithTTL(10 * time.Minute), WithBatchTTL(72 * time.Hour)}, 10 * time.Minute, 72 * time.Hour},
+		{"a 15-minute maximum caps the batch default", []IssuerOption{WithMaxTTL(15 * time.Minute)}, 15 * time.Minute, 15 * time.Minute},
+		{"a 5-minute maximum caps both defaults", []IssuerOption{WithMaxTTL(5 * time.Minute)}, 5 * time.Minute, 5 * time.Minute},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -81,16 +81,16 @@ func TestLifetimeConfig(t *testing.T) {
 	keys, _ := NewKeyring(hmacKey(t, "k"))
 	cases := []struct {
 		name string
-		opts []Option
+		opts []IssuerOption
 	}{
-		{"ttl above max", []Option{WithMaxTTL(15 * time.Minute), WithTTL(time.Hour)}},
-		{"batch ttl above max", []Option{WithMaxTTL(15 * time.Minute), WithBatchTTL(time.Hour)}},
-		{"batch ttl above hard cap", []Option{WithBatchTTL(HardMaxTTL + time.Hour)}},
-		{"batch ttl below min", []Option{WithBatchTTL(time.Second)}},
+		{"ttl above max", []IssuerOption{WithMaxTTL(15 * time.Minute), WithTTL(time.Hour)}},
+		{"batch ttl above max", []IssuerOption{WithMaxTTL(15 * time.Minute), WithBatchTTL(time.Hour)}},
+		{"batch ttl above hard cap", []IssuerOption{WithBatchTTL(hardMaxTTL + time.Hour)}},
+		{"batch ttl below min", []IssuerOption{WithBatchTTL(time.Second)}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := append([]Option{WithBaseURL("https://x.example")}, tc.opts...)
+			opts := append([]IssuerOption{WithBaseURL("https://x.example")}, tc.opts...)
 			if _, err := NewIssuer(keys, memstore.New(), opts...); !errors.Is(err, ErrConfig) {
 				t.Fatalf("got %v, want ErrConfig", err)
 			}

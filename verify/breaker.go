@@ -12,19 +12,17 @@ import (
 	"github.com/oncelink/oncelink/token"
 )
 
-// Defaults of the circuit breaker, which is on unless [WithoutBreaker].
+// Defaults of the circuit breaker, which is on unless [WithoutBreaker]: a
+// batch is frozen when, within 15 minutes, at least the larger of 3 and
+// 0.01% of its links were each presented with mismatching identities by
+// two or more people, or the larger of 10 and 5% of its links had
+// mismatches at all.
 const (
-	// DefaultBreakerWindow is how long a mismatch counts.
-	DefaultBreakerWindow = 15 * time.Minute
-	// DefaultBreakerShared and DefaultBreakerSharedFraction: the batch is
-	// frozen when at least the larger of 3 and 0.01% of its links were each
-	// presented with mismatching identities by two or more people.
-	DefaultBreakerShared         = 3
-	DefaultBreakerSharedFraction = 0.0001
-	// DefaultBreakerLinks and DefaultBreakerLinkFraction: or when at least
-	// the larger of 10 and 5% of its links had mismatches at all.
-	DefaultBreakerLinks        = 10
-	DefaultBreakerLinkFraction = 0.05
+	defaultBreakerWindow         = 15 * time.Minute
+	defaultBreakerShared         = 3
+	defaultBreakerSharedFraction = 0.0001
+	defaultBreakerLinks          = 10
+	defaultBreakerLinkFraction   = 0.05
 )
 
 // Breaker configures the circuit breaker ([WithBreaker]). A zero field
@@ -44,21 +42,19 @@ const (
 // and tells the breaker nothing. The thresholds grow with the batch, since
 // typing errors do, and a trip or a thaw of the batch starts a new window.
 type Breaker struct {
-	// Window is how long a mismatch counts ([DefaultBreakerWindow]), 1
-	// second to 7 days.
+	// Window is how long a mismatch counts, 1 second to 7 days; 15
+	// minutes by default.
 	Window time.Duration
 	// Shared and SharedFraction: the batch is frozen when, within the
 	// window, at least max(Shared, SharedFraction × links in the batch)
-	// links were each shared ([DefaultBreakerShared],
-	// [DefaultBreakerSharedFraction]). Shared is lowered to one link in ten
-	// of a smaller batch: a batch sent in groups of ten sharing one message
-	// has no more shared links than that, so a batch of ten freezes on its
-	// first shared link.
+	// links were each shared (3 and 0.0001 by default). Shared is lowered
+	// to one link in ten of a smaller batch: a batch sent in groups of ten
+	// sharing one message has no more shared links than that, so a batch of
+	// ten freezes on its first shared link.
 	Shared         int
 	SharedFraction float64
 	// Links and LinkFraction: or when at least max(Links, LinkFraction ×
-	// links in the batch) links had mismatches ([DefaultBreakerLinks],
-	// [DefaultBreakerLinkFraction]).
+	// links in the batch) links had mismatches (10 and 0.05 by default).
 	Links        int
 	LinkFraction float64
 	// OnTrip, if not nil, is called with the evidence when the breaker
@@ -121,19 +117,19 @@ func WithoutBreaker() Option {
 
 func (b Breaker) withDefaults() Breaker {
 	if b.Window == 0 {
-		b.Window = DefaultBreakerWindow
+		b.Window = defaultBreakerWindow
 	}
 	if b.Shared == 0 {
-		b.Shared = DefaultBreakerShared
+		b.Shared = defaultBreakerShared
 	}
 	if b.SharedFraction == 0 {
-		b.SharedFraction = DefaultBreakerSharedFraction
+		b.SharedFraction = defaultBreakerSharedFraction
 	}
 	if b.Links == 0 {
-		b.Links = DefaultBreakerLinks
+		b.Links = defaultBreakerLinks
 	}
 	if b.LinkFraction == 0 {
-		b.LinkFraction = DefaultBreakerLinkFraction
+		b.LinkFraction = defaultBreakerLinkFraction
 	}
 	return b
 }
@@ -392,7 +388,7 @@ func (v *Verifier) readLedger(ctx context.Context, w *watch, batch string, now, 
 			if e.At.After(w.since) {
 				w.since = e.At
 			}
-		case e.Reason == reasonMismatch && e.Detail == "":
+		case store.Reason(e.Reason) == store.ReasonMismatch && e.Detail == "":
 			w.add(e)
 		}
 	}

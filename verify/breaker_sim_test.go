@@ -186,7 +186,7 @@ func TestBreakerSimulation(t *testing.T) {
 	}
 	b := Breaker{}.withDefaults()
 	shared, links := b.thresholds(simMembers)
-	t.Logf("thresholds for %d links: %d shared links, or %d links with mismatches, within %v", simMembers, shared, links, DefaultBreakerWindow)
+	t.Logf("thresholds for %d links: %d shared links, or %d links with mismatches, within %v", simMembers, shared, links, defaultBreakerWindow)
 	t.Run("honest", func(t *testing.T) {
 		for seed := uint64(1); seed <= 3; seed++ {
 			rng := rand.New(rand.NewPCG(seed, 0x9e3779b97f4a7c15))

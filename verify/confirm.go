@@ -64,7 +64,7 @@ func (c *confirmation) store() store.Confirmation {
 func (v *Verifier) confirm(vt *token.Verified, id Identity, p Policy) confirmation {
 	all := [...]struct {
 		kind  Confirm
-		name  string
+		name  token.Kind
 		value string
 		canon func(string) (string, error)
 	}{
@@ -81,18 +81,18 @@ func (v *Verifier) confirm(vt *token.Verified, id Identity, p Policy) confirmati
 		}
 		canon, err := pi.canon(pi.value)
 		if err != nil {
-			c.compared, c.mismatch, c.kind = true, true, pi.name
-			c.presented = store.CleanText(pi.name+":"+v.p.Fingerprint(pi.value), store.MaxIdentityLen)
+			c.compared, c.mismatch, c.kind = true, true, string(pi.name)
+			c.presented = store.CleanText(string(pi.name)+":"+v.p.Fingerprint(pi.value), store.MaxIdentityLen)
 			return c
 		}
-		full := store.CleanText(pi.name+":"+canon, store.MaxIdentityLen)
+		full := store.CleanText(string(pi.name)+":"+canon, store.MaxIdentityLen)
 		bound, match := vt.Confirm(pi.name, canon)
 		if !bound {
 			continue
 		}
 		c.compared = true
 		if !match {
-			c.mismatch, c.kind, c.presented = true, pi.name, full
+			c.mismatch, c.kind, c.presented = true, string(pi.name), full
 			return c
 		}
 		matched |= pi.kind
@@ -126,8 +126,9 @@ func canonicalMember(s string) (string, error) {
 func (v *Verifier) describe(id Identity) string {
 	var parts []string
 	for _, pi := range [...]struct {
-		name, value string
-		canon       func(string) (string, error)
+		name  token.Kind
+		value string
+		canon func(string) (string, error)
 	}{
 		{token.KindEmail, id.Email, token.CanonicalEmail},
 		{token.KindNumber, id.Number, token.CanonicalNumber},
@@ -140,7 +141,7 @@ func (v *Verifier) describe(id Identity) string {
 		if err != nil {
 			c = v.p.Fingerprint(pi.value)
 		}
-		parts = append(parts, pi.name+":"+c)
+		parts = append(parts, string(pi.name)+":"+c)
 	}
 	return store.CleanText(strings.Join(parts, " "), store.MaxIdentityLen)
 }

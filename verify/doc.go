@@ -2,18 +2,12 @@
 // identity and consumes it exactly once.
 //
 // The recommended path: build a [Verifier] from the issuer's parser and the
-// same store, and mount the login flow at the path of the issuer's base URL:
-//
-//	p, _ := iss.Parser()
-//	v, _ := verify.New(p, st)
-//	flow, _ := verify.NewFlow(verify.FlowConfig{Verifier: v, Purpose: token.PurposeLogin,
-//		Sessions: mySessions, Path: "/login", Landing: "/members"})
-//	mux.Handle("/login", flow)
-//
-// A site with its own pages shows a confirmation page on GET with
-// [Verifier.Peek] (mail scanners fetch links; Peek consumes nothing), and on
-// POST calls [Verifier.Consume] with the identity the person confirmed and
-// the reference of the session the login will open.
+// same store, and put it behind the login flow (package flow), which shows
+// a confirmation page on GET and consumes on POST. A site with its own
+// pages shows a confirmation page on GET with [Verifier.Peek] (mail
+// scanners fetch links; Peek consumes nothing), and on POST calls
+// [Verifier.Consume] with the identity the person confirmed and the
+// reference of the session the login will open:
 //
 //	p, _ := iss.Parser()
 //	v, _ := verify.New(p, st)
@@ -28,20 +22,11 @@
 //	}
 //	// log in as res.Claims.Member with session newSessionID
 //
-// The page where a member asks for a link is the request flow, mounted
-// beside the login flow:
-//
-//	rf, _ := verify.NewRequestFlow(verify.RequestFlowConfig{Verifier: v, Issuer: iss,
-//		Purpose: token.PurposeLogin, Path: "/login/request", Lookup: findMember, Mailer: mailer})
-//	defer rf.Close(ctx)
-//	mux.Handle("/login/request", rf)
-//
-// The package has four jobs, each with its section below: verification
-// ([Verifier.Peek], [Verifier.Consume]), the circuit breaker that freezes a
-// batch showing the incident's pattern ([WithBreaker]), the login flow that
-// puts both behind a confirmation page ([NewFlow]), and the request flow
-// where a member asks for a link ([NewRequestFlow]). The send guard
-// ([Outgoing]) checks rendered mail before it leaves.
+// The package has two jobs, each with its section below: verification
+// ([Verifier.Peek], [Verifier.Consume]) and the circuit breaker that
+// freezes a batch showing the incident's pattern ([WithBreaker]). The
+// pages a member meets are package flow's; the send guard that checks
+// rendered mail before it leaves is package guard's.
 //
 // # Verification
 //
@@ -63,7 +48,7 @@
 // time, in Go: only the verifier can compute a binding. Any presented
 // identity that does not match refuses the link, and the store counts the
 // failure in the same operation as its checks, whatever the link's state:
-// after [DefaultMaxFailures] an outstanding link is revoked. While the link
+// after five failures ([WithMaxFailures]) an outstanding link is revoked. While the link
 // could have been consumed, the answer is [ErrMismatch]; once it is used,
 // revoked, expired, frozen or stale, the answer is the one a matching
 // identity gets ([ErrUsed], ...), at the same store cost, so that a settled
@@ -95,104 +80,10 @@
 // freezing, and the incident's pattern freezing the batch within seconds of
 // the first click.
 //
-// # Login flow
-//
-// [NewFlow] serves the link's URL. The GET with the token moves it out of
-// the URL, into a short-lived HttpOnly cookie scoped to the flow's path,
-// and redirects to the bare path, so that the link does not stay in browser
-// history, proxy or access logs; the bare path shows the confirmation page
-// with [Verifier.Peek]; the POST of its form consumes the link with the
-// identity the person typed. The cookie is SameSite=Lax: a link is clicked
-// in a mail client, often webmail on another site, and Chromium does not
-// send a Strict cookie set on a cross-site navigation with the redirect
-// that follows it (TestBrowserCrossSiteLink checks both in headless
-// Chromium). Two "t" parameters are refused, the form posts to the
-// configured path, never the request's, and the member the site asserts is
-// asked for only on a POST the browser says came from the site itself:
-// another site can make a logged-in member's browser open a link, but it
-// never speaks, and nothing is recorded, in the member's name.
-//
-// The words on the flow's pages are a member's ([Message]): "check the
-// address and try again" after a typo, above the form that shows again;
-// "try again later" for a paused link; one message, with a link to the
-// request page ([FlowConfig.RequestPath]), for every link that can no
-// longer be used, whatever the reason; and "you are already logged in" for
-// one's own such link opened while logged in as its member
-// ([FlowConfig.LoggedIn]).
-//
-// # Request flow
-//
-// [NewRequestFlow] serves the page where a member types an email address or
-// member number and gets a link by mail. It answers every well-formed
-// request with the same status, headers and bytes ([MessageRequested])
-// after the same store work, two counter hits, whether or not the address
-// is a member's: the lookup, the minting and the send happen after the
-// answer, in a bounded queue served by a few workers, so that neither the
-// page nor its timing says who is a member. The site supplies the
-// [Lookup] (address or number to [Addressee]; not found is a normal answer)
-// and the [Mailer], which renders the message to bytes and sends exactly
-// those bytes; between the two, the send guard ([Outgoing]) checks them,
-// and a refused message is not sent and its link is revoked. Requests are
-// limited per typed address or number ([DefaultAddressLimit], 5 an hour)
-// and per client address ([DefaultClientLimit], 30 an hour, an IPv6
-// client by its /64), counted in the store ([store.Counters]) so that the
-// limits hold across every instance sharing it; the typed address is
-// counted as a keyed fingerprint, never as typed. A limit reached, a full
-// queue, a member not found and every failure (a store that cannot count is
-// a refusal) are logged and never shown. Links it mints live the issuer's
-// [token.DefaultTTL], 15 minutes, unless [RequestFlowConfig.TTL] says
-// otherwise. Its POST is refused cross-site, as the login flow's is.
-//
-// # The send guard
-//
-// Before a mailer sends a batch, [Outgoing.CheckAll] reads every rendered
-// message ([Mail]) whole and refuses the batch, freezes it and records the
-// refusal, unless each message may go:
-//
-//   - A message that carries a link has exactly one recipient, and it is
-//     the link's: every address in To, Cc, Bcc, Resent-To, Resent-Cc,
-//     Resent-Bcc (and the delivery fields Delivered-To, X-Original-To,
-//     Envelope-To, Apparently-To), every address a reader could see in
-//     their display names and comments, and every envelope recipient in
-//     [Mail.Envelope] must be [Mail.To]. The header block is read by the
-//     guard's own RFC 5322 reader (any printable field name, folded lines,
-//     groups, comments, encoded-words); a header block it cannot read whole
-//     or that readers could read differently (a bare CR, a first line that
-//     is a continuation or an mbox From line, white space before a colon,
-//     a source route, an encoded-word inside an address) is refused.
-//   - A [Mail.Raw] that starts with an empty line, or whose first line is
-//     not a header field (a name of printable ASCII and a colon), is a body
-//     without a header block, which the mailer heads itself; one that
-//     holds MIME part headers is refused, since without the header block
-//     nobody can tell how its parts are decoded. A body whose first line
-//     reads like a field ("Note: ...") must start with an empty line.
-//   - The guard decodes what a mail client or a browser decodes before it
-//     looks for links: MIME parts with any legal boundary, nested and
-//     attached messages; quoted-printable and base64 as leniently as mail
-//     clients (characters outside the alphabet ignored, padding mid-way);
-//     every charset browsers know, UTF-16 included, byte order marks and
-//     UTF-16 labelled otherwise; HTML markup, comments and character
-//     references; invisible characters (soft hyphens, zero-width spaces and
-//     joiners); percent-encoding, JavaScript and JSON escapes, round after
-//     round; base64 inside links (redirect wrappers); encoded-words in
-//     every header field. A transfer encoding or charset it does not know
-//     (UTF-7, uuencode) is refused.
-//   - Every oncelink token found must verify, be bound to the recipient
-//     (and to [Mail.Member], and be of the guard's batch), and go out in no
-//     other message; text that begins like an oncelink token but is not a
-//     whole one is refused. Copies of one link count once: they never
-//     hide another link.
-//   - A cap reached is a refusal, never a reason to stop reading:
-//     [MaxMessage] bytes, [MaxParts] entities, [MaxDepth] levels of nesting,
-//     [MaxLinksPerMessage] distinct links, [MaxDecodings] decodings of one
-//     text, and a bound on the total work for a message of its size.
-//
-// [BlockedError.Reason] says why a message was refused.
-//
 // # Security considerations
 //
 // Every refusal is final for the request: a store error, a timeout (the
-// verifier bounds each check, [DefaultTimeout]), a panic in the store or in
+// verifier bounds each check, 5 seconds unless [WithTimeout]), a panic in the store or in
 // a callback all refuse with [ErrUnavailable]. Every text the verifier
 // writes to the store (user agent, client address, presented identity,
 // reasons, details) is made bounded UTF-8 first ([store.CleanText]), so

@@ -9,8 +9,10 @@ import (
 )
 
 // Reasons a link is refused. Branch on them with errors.Is; show a person
-// only [Message]. Errors from the token package and the store are wrapped so
-// that both these sentinels and the underlying ones match.
+// only [Message]. Where the token package or the store decides an outcome,
+// the sentinel is theirs ([token.ErrExpired] is [store.ErrExpired], and
+// [ErrUsed] is [store.ErrUsed]), so that errors.Is matches one value at
+// every layer.
 var (
 	// ErrMalformed: the input is not an oncelink link or token.
 	ErrMalformed = token.ErrMalformed
@@ -30,32 +32,32 @@ var (
 	// ErrMismatch: a presented identity does not match the link. Nothing was
 	// consumed; the failure was counted and recorded, and after the
 	// configured number of failures the link is revoked.
-	ErrMismatch = errors.New("oncelink: identity does not match the link")
+	ErrMismatch = store.ErrMismatch
 	// ErrUsed: the link was already consumed.
-	ErrUsed = errors.New("oncelink: link already used")
+	ErrUsed = store.ErrUsed
 	// ErrRevoked: the link was revoked (one by one, by a watermark, or after
 	// too many failed confirmations).
-	ErrRevoked = errors.New("oncelink: link revoked")
+	ErrRevoked = store.ErrRevoked
 	// ErrFrozen: a freeze (global, batch or member) holds the link.
-	ErrFrozen = errors.New("oncelink: link frozen")
-	// ErrStale: the member's state changed since the link was minted.
-	ErrStale = errors.New("oncelink: member changed since the link was sent")
+	ErrFrozen = store.ErrFrozen
+	// ErrStale: the member's state changed since the link was sent.
+	ErrStale = store.ErrStale
 	// ErrThrottled: the links of the member were presented with an
 	// identity to confirm more often than the member limit allows
 	// ([WithMemberLimit]); nothing was compared in the store or consumed.
 	ErrThrottled = errors.New("oncelink: too many confirmation attempts for this member")
 	// ErrNotFound: the store does not know the link (never recorded, or
 	// purged).
-	ErrNotFound = errors.New("oncelink: link not found")
+	ErrNotFound = store.ErrNotFound
 	// ErrUnavailable: the check could not be completed: the store failed or
 	// timed out, or a callback failed or panicked. It is a refusal.
 	ErrUnavailable = errors.New("oncelink: verification unavailable")
 	// ErrConfig: a verifier option or a request field is invalid.
-	ErrConfig = errors.New("oncelink: invalid verifier configuration or request")
+	ErrConfig = token.ErrConfig
 )
 
-// Words a person is shown, by [Message] and on the login flow's pages. Each
-// says what the person can do next, and nothing the page does not already
+// Words a person is shown, by [Message] and on the login flow's pages
+// (package flow). Each says what the person can do next, and nothing the page does not already
 // show: every link that can no longer be used gets [GenericMessage],
 // whatever the reason, and a wrong address on such a link gets what the
 // right one gets. The reason goes to the audit ledger, not to whoever holds
@@ -69,16 +71,10 @@ const (
 	// its owner can still use ([ErrMismatch], [ErrIdentityRequired]): the
 	// form shows again, which already says as much.
 	MessageCheckAddress = "This link could not be confirmed with that address. Check the address and try again."
-	// MessageCheckNumber is [MessageCheckAddress] for a form that asks for
-	// the member number.
-	MessageCheckNumber = "This link could not be confirmed with that member number. Check the number and try again."
 	// MessageLater is for a link that is paused ([ErrFrozen]), a member
 	// whose links were tried too often ([ErrThrottled]), and a check that
 	// could not be made ([ErrUnavailable]).
 	MessageLater = "This link cannot be used just now. Please try again later."
-	// MessageLoggedIn is for one's own link, no longer usable, opened while
-	// logged in as its member ([FlowConfig.LoggedIn]).
-	MessageLoggedIn = "You are already logged in."
 )
 
 // Message returns what to show a person for err: "" for nil,
@@ -97,78 +93,61 @@ func Message(err error) string {
 	return GenericMessage
 }
 
-// Reason returns the short code the ledger records for err: "malformed",
-// "signature", "forged", "secret", "claims", "expired", "purpose",
-// "identity-required", "mismatch", "throttled", "used", "revoked",
-// "frozen", "stale", "not-found", "unavailable", "config"; "" for nil.
+// Reason returns the reason the ledger records for err ([store.Reason]);
+// "" for nil.
 //
 // The ledger records a presentation whose identity did not match as
-// "mismatch" whatever the answer: when the link was no longer consumable,
-// the error is the one a matching identity gets (such as [ErrUsed]), and
-// the entry's Detail names it ("used").
-func Reason(err error) string {
+// [store.ReasonMismatch] whatever the answer: when the link was no longer
+// consumable, the error is the one a matching identity gets (such as
+// [ErrUsed]), and the entry's Detail names it ("used").
+func Reason(err error) store.Reason {
 	if err == nil {
 		return ""
 	}
 	for _, r := range reasons {
 		if errors.Is(err, r.err) {
-			return r.code
+			return r.reason
 		}
 	}
-	return "unavailable"
+	return store.ReasonUnavailable
 }
 
 // errForged: a token with a valid signature whose claims differ from its
 // record: re-signed with the site's key.
 var errForged = errors.New("the token's claims differ from its record")
 
-// reasonMismatch is the ledger's reason for a presentation whose identity
-// did not match, whatever the answer.
-const reasonMismatch = "mismatch"
-
 var reasons = []struct {
-	err  error
-	code string
+	err    error
+	reason store.Reason
 }{
-	{errForged, "forged"},
-	{store.ErrSecret, "secret"},
-	{ErrMalformed, "malformed"},
-	{ErrSignature, "signature"},
-	{ErrClaims, "claims"},
-	{ErrPurpose, "purpose"},
-	{ErrExpired, "expired"},
-	{ErrIdentityRequired, "identity-required"},
-	{ErrMismatch, reasonMismatch},
-	{ErrThrottled, "throttled"},
-	{ErrUsed, "used"},
-	{ErrRevoked, "revoked"},
-	{ErrFrozen, "frozen"},
-	{ErrStale, "stale"},
-	{ErrNotFound, "not-found"},
-	{ErrConfig, "config"},
-	{ErrUnavailable, "unavailable"},
+	{errForged, store.ReasonForged},
+	{store.ErrSecret, store.ReasonSecret},
+	{ErrMalformed, store.ReasonMalformed},
+	{ErrSignature, store.ReasonSignature},
+	{ErrClaims, store.ReasonClaims},
+	{ErrPurpose, store.ReasonPurpose},
+	{ErrExpired, store.ReasonExpired},
+	{ErrIdentityRequired, store.ReasonIdentityRequired},
+	{ErrMismatch, store.ReasonMismatch},
+	{ErrThrottled, store.ReasonThrottled},
+	{ErrUsed, store.ReasonUsed},
+	{ErrRevoked, store.ReasonRevoked},
+	{ErrFrozen, store.ReasonFrozen},
+	{ErrStale, store.ReasonStale},
+	{ErrNotFound, store.ReasonNotFound},
+	{ErrConfig, store.ReasonConfig},
+	{ErrUnavailable, store.ReasonUnavailable},
 }
 
-// fromStore wraps a store outcome in the verify sentinel that matches it.
+// fromStore returns a store's refusal as the verifier's: an outcome is
+// already the sentinel a site branches on, a secret that does not match is
+// [ErrSignature] as well, and anything else is [ErrUnavailable].
 func fromStore(err error) error {
-	var v error
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		v = ErrNotFound
 	case errors.Is(err, store.ErrSecret):
-		v = ErrSignature
-	case errors.Is(err, store.ErrRevoked):
-		v = ErrRevoked
-	case errors.Is(err, store.ErrUsed):
-		v = ErrUsed
-	case errors.Is(err, store.ErrExpired):
-		v = ErrExpired
-	case errors.Is(err, store.ErrFrozen):
-		v = ErrFrozen
-	case errors.Is(err, store.ErrStale):
-		v = ErrStale
-	default:
-		v = ErrUnavailable
+		return fmt.Errorf("%w: %w", ErrSignature, err)
+	case store.IsOutcome(err):
+		return err
 	}
-	return fmt.Errorf("%w: %w", v, err)
+	return fmt.Errorf("%w: %w", ErrUnavailable, err)
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"time"
 
 	"github.com/oncelink/oncelink/store/memstore"
@@ -116,38 +113,4 @@ func ExampleWithMemberLimit() {
 	// b@example.org mismatch
 	// c@example.org mismatch
 	// ann@example.org throttled
-}
-
-// The login flow moves the token out of the URL before it shows the form.
-func ExampleNewFlow() {
-	ctx := context.Background()
-	key, _ := token.GenerateHMACKey("2026-11")
-	keys, _ := token.NewKeyring(key)
-	st := memstore.New()
-	iss, _ := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
-	parser, _ := iss.Parser()
-	v, _ := verify.New(parser, st)
-	flow, _ := verify.NewFlow(verify.FlowConfig{Verifier: v, Purpose: token.PurposeLogin, Sessions: exampleSessions{}, Path: "/login"})
-	link, _ := iss.Mint(ctx, token.Request{Member: "m-17", Purpose: token.PurposeLogin, Recipient: "ann@example.org"})
-
-	w := httptest.NewRecorder()
-	flow.ServeHTTP(w, httptest.NewRequest("GET", link.URL, nil))
-	cookie := w.Result().Cookies()[0]
-	fmt.Println(w.Code, w.Header().Get("Location"), cookie.Name, cookie.HttpOnly, cookie.Secure, cookie.SameSite == http.SameSiteLaxMode)
-
-	r := httptest.NewRequest("GET", "https://members.example.org/login", nil)
-	r.AddCookie(cookie)
-	w = httptest.NewRecorder()
-	flow.ServeHTTP(w, r)
-	fmt.Println(w.Code, strings.Contains(w.Body.String(), `action="/login"`), strings.Contains(w.Body.String(), link.Token))
-	// Output:
-	// 303 /login __Secure-oncelink-t true true true
-	// 200 true false
-}
-
-type exampleSessions struct{}
-
-func (exampleSessions) NewReference(*http.Request) (string, error) { return "s-1", nil }
-func (exampleSessions) Start(http.ResponseWriter, *http.Request, string, *verify.Result) error {
-	return nil
 }

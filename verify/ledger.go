@@ -18,7 +18,8 @@ type refusal struct {
 	err    error
 	// reason and detail override the ledger's reason ([Reason] of err)
 	// and detail.
-	reason, detail string
+	reason store.Reason
+	detail string
 }
 
 // refuse logs a refusal and records it in the ledger, once, and returns the
@@ -30,9 +31,9 @@ func (v *Verifier) refuse(ctx context.Context, r refusal) store.Event {
 	if reason == "" {
 		reason = Reason(r.err)
 	}
-	ev := store.Event{At: r.at, Kind: store.EventRefused, Reason: reason, Detail: store.CleanText(r.detail, store.MaxDetailLen),
+	ev := store.Event{At: r.at, Kind: store.EventRefused, Reason: string(reason), Detail: store.CleanText(r.detail, store.MaxDetailLen),
 		Presentation: r.pres}
-	attrs := []any{"reason", reason}
+	attrs := []any{"reason", string(reason)}
 	if r.detail != "" {
 		attrs = append(attrs, "detail", r.detail)
 	}
@@ -45,18 +46,19 @@ func (v *Verifier) refuse(ctx context.Context, r refusal) store.Event {
 	}
 	level := slog.LevelInfo
 	switch reason {
-	case reasonMismatch, "signature", "forged", "secret", "frozen", "unavailable", "claims", "throttled":
+	case store.ReasonMismatch, store.ReasonSignature, store.ReasonForged, store.ReasonSecret, store.ReasonFrozen,
+		store.ReasonUnavailable, store.ReasonClaims, store.ReasonThrottled:
 		level = slog.LevelWarn
 	}
 	v.cfg.logger.Log(ctx, level, "oncelink: link refused", attrs...)
-	if reason == "unavailable" && ctx.Err() != nil {
+	if reason == store.ReasonUnavailable && ctx.Err() != nil {
 		// The deadline that refused the link would refuse the record too.
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		defer cancel()
 	}
 	if err := v.st.Append(ctx, ev); err != nil {
-		v.cfg.logger.ErrorContext(ctx, "oncelink: refusal not recorded in the ledger", "reason", reason, "error", err)
+		v.cfg.logger.ErrorContext(ctx, "oncelink: refusal not recorded in the ledger", "reason", string(reason), "error", err)
 	}
 	return ev
 }

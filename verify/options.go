@@ -5,26 +5,17 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/oncelink/oncelink/internal/wire"
 	"github.com/oncelink/oncelink/token"
 )
 
 // Defaults of the options.
 const (
-	// DefaultMaxFailures is how many failed identity confirmations revoke a
-	// link.
-	DefaultMaxFailures = 5
-	// DefaultTimeout bounds one verification when the caller's context has
-	// no deadline: a store that does not answer in time is a refusal.
-	DefaultTimeout = 5 * time.Second
-	// DefaultLedgerRate is how many refusals of unauthenticated input per
-	// second a verifier records in the ledger; the rest are only counted in
-	// the log, so that garbage cannot flood the store.
-	DefaultLedgerRate = 20
-	// DefaultMemberLimit and DefaultMemberWindow: at most 20 confirmation
-	// attempts on one member's links within an hour, across every link and
-	// instance ([WithMemberLimit]).
-	DefaultMemberLimit  = 20
-	DefaultMemberWindow = time.Hour
+	defaultMaxFailures  = 5               // failed confirmations that revoke a link
+	defaultTimeout      = 5 * time.Second // a verification without a deadline of its own
+	defaultLedgerRate   = 20              // refusals of unauthenticated input recorded a second
+	defaultMemberLimit  = 20              // confirmation attempts on one member's links
+	defaultMemberWindow = time.Hour       // within this window
 )
 
 // Option configures a [Verifier].
@@ -45,17 +36,20 @@ type config struct {
 
 func newConfig(opts []Option) (*config, error) {
 	c := &config{
-		maxFailures: DefaultMaxFailures,
-		timeout:     DefaultTimeout,
+		maxFailures: defaultMaxFailures,
+		timeout:     defaultTimeout,
 		policies:    map[string]Policy{},
-		fallback:    DefaultPolicy,
-		ledgerRate:  DefaultLedgerRate,
-		memberLimit: DefaultMemberLimit,
-		memberWin:   DefaultMemberWindow,
+		fallback:    defaultPolicy,
+		ledgerRate:  defaultLedgerRate,
+		memberLimit: defaultMemberLimit,
+		memberWin:   defaultMemberWindow,
 	}
 	b := Breaker{}.withDefaults()
 	c.breaker = &b
 	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrConfig)
+		}
 		if err := o(c); err != nil {
 			return nil, err
 		}
@@ -76,7 +70,7 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithMaxFailures sets how many failed identity confirmations revoke a link
-// (1 to 100). The default is [DefaultMaxFailures].
+// (1 to 100). The default is 5.
 func WithMaxFailures(n int) Option {
 	return func(c *config) error {
 		if n < 1 || n > 100 {
@@ -88,7 +82,8 @@ func WithMaxFailures(n int) Option {
 }
 
 // WithTimeout bounds one verification when the caller's context has no
-// deadline (100ms to 1 minute). The default is [DefaultTimeout].
+// deadline (100ms to 1 minute): a store that does not answer in time is a
+// refusal. The default is 5 seconds.
 func WithTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 100*time.Millisecond || d > time.Minute {
@@ -104,16 +99,19 @@ func WithTimeout(d time.Duration) Option {
 // same function ([token.WithStateFunc]).
 func WithStateFunc(f token.StateFunc) Option {
 	return func(c *config) error {
+		if f == nil {
+			return fmt.Errorf("%w: nil state function", ErrConfig)
+		}
 		c.state = f
 		return nil
 	}
 }
 
 // WithPolicy sets the policy for links of one purpose. Purposes without a
-// policy get [DefaultPolicy].
+// policy accept any kind of identity ([ConfirmAny]).
 func WithPolicy(purpose string, p Policy) Option {
 	return func(c *config) error {
-		if !token.ValidPurpose(purpose) {
+		if !wire.ValidPurpose(purpose) {
 			return fmt.Errorf("%w: purpose %q", ErrConfig, purpose)
 		}
 		if err := p.validate(); err != nil {
@@ -133,7 +131,7 @@ func WithPolicy(purpose string, p Policy) Option {
 // member's links that compares an identity is refused with [ErrThrottled]
 // until the window moves on. The count lives in the store
 // ([store.Counters]), each instance counting on its own clock. The default
-// is [DefaultMemberLimit] within [DefaultMemberWindow].
+// is 20 attempts within an hour.
 func WithMemberLimit(limit int, window time.Duration) Option {
 	return func(c *config) error {
 		if limit < 1 || limit > 10000 || window < time.Minute || window > 7*24*time.Hour {
@@ -146,7 +144,9 @@ func WithMemberLimit(limit int, window time.Duration) Option {
 
 // WithLedgerRate sets how many refusals of unauthenticated input (malformed
 // or forged links) per second are recorded in the ledger (0 to 10000; 0
-// records none). Refusals of authentic links are always recorded.
+// records none); the rest are only counted in the log, so that garbage
+// cannot flood the store. Refusals of authentic links are always recorded.
+// The default is 20.
 func WithLedgerRate(perSecond int) Option {
 	return func(c *config) error {
 		if perSecond < 0 || perSecond > 10000 {
@@ -196,8 +196,8 @@ type Policy struct {
 	UnsafeNoConfirmation bool
 }
 
-// DefaultPolicy accepts any kind of identity.
-var DefaultPolicy = Policy{Accept: ConfirmAny}
+// defaultPolicy accepts any kind of identity.
+var defaultPolicy = Policy{Accept: ConfirmAny}
 
 func (p Policy) validate() error {
 	if p.Accept&^ConfirmAny != 0 {

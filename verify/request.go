@@ -21,9 +21,6 @@ type Identity struct {
 	Number string
 }
 
-// IsZero reports whether nothing is presented.
-func (id Identity) IsZero() bool { return id == Identity{} }
-
 // Request is one presentation of a link. Its Link is a secret: String,
 // every fmt verb and slog print the request without it.
 type Request struct {
@@ -49,9 +46,6 @@ func (r Request) String() string {
 	return fmt.Sprintf("verify.Request{Link: [redacted], Purpose: %q, Identity: %+v, IP: %q, UserAgent: %q, Session: %q}",
 		r.Purpose, r.Identity, r.IP, r.UserAgent, r.Session)
 }
-
-// GoString describes the request without its link, for %#v.
-func (r Request) GoString() string { return r.String() }
 
 // Format prints [Request.String] for every verb, so that no verb prints the
 // link.

@@ -7,6 +7,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/oncelink/oncelink/internal/hook"
+	"github.com/oncelink/oncelink/internal/wire"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/token"
 )
@@ -21,6 +23,10 @@ type Verifier struct {
 	breaker  *breaker
 
 	limiter rateLimiter
+}
+
+func init() {
+	hook.VerifierParser = func(v any) any { return v.(*Verifier).p }
 }
 
 // New returns a verifier that parses links with p (from
@@ -81,13 +87,13 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 			res, err = nil, fmt.Errorf("%w: internal failure", ErrUnavailable)
 		}
 	}()
-	if req.Purpose == "" || !token.ValidPurpose(req.Purpose) {
+	if req.Purpose == "" || !wire.ValidPurpose(req.Purpose) {
 		return nil, fmt.Errorf("%w: the request names no valid purpose", ErrConfig)
 	}
 	if !store.ValidText(req.Session, store.MaxSessionLen) {
 		return nil, fmt.Errorf("%w: session reference must be at most %d bytes of UTF-8", ErrConfig, store.MaxSessionLen)
 	}
-	now := v.p.Now()
+	now := hook.ParserNow(v.p)
 	pres := store.Presentation{
 		IP:        store.CleanText(req.IP, store.MaxIPLen),
 		UserAgent: store.CleanText(req.UserAgent, store.MaxUserAgentLen),
@@ -101,33 +107,9 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 	}
 	policy := v.policy(vt.Purpose)
 	res = &Result{Claims: vt.Claims, Needs: needs(vt, policy)}
-	sreq := store.ConsumeRequest{ID: vt.ID, SecretHash: vt.SecretHash(), Member: vt.Member, Purpose: vt.Purpose,
-		Batch: vt.Batch, At: now, MaxFailures: v.cfg.maxFailures}
-	var c confirmation
-	if consume || !req.Identity.IsZero() {
-		c = v.confirm(vt, req.Identity, policy)
-		pres.Identity = c.presented
-		if !c.compared && !c.sufficient {
-			// Nothing was compared: there is nothing to guess, count or ask
-			// the store.
-			v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: pres, err: ErrIdentityRequired})
-			return nil, ErrIdentityRequired
-		}
-		sreq.Confirmation = c.store()
-		if c.compared {
-			if err := v.throttle(ctx, now, vt.Member); err != nil {
-				v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: pres, err: err})
-				return nil, err
-			}
-		}
-	}
-	sreq.Presentation = pres
-	if v.cfg.state != nil {
-		if sreq.State, err = token.CallState(ctx, v.cfg.state, vt.Member); err != nil {
-			err = fmt.Errorf("%w: member state: %w", ErrUnavailable, err)
-			v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: pres, err: err})
-			return nil, err
-		}
+	sreq, c, err := v.request(ctx, now, vt, req.Identity, policy, consume, pres)
+	if err != nil {
+		return nil, err
 	}
 	// A mismatch goes through Consume too, which never consumes it, so
 	// that it costs what a matching identity costs; a matching identity the
@@ -141,7 +123,7 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 	}
 	if err == nil && c.compared && !c.mismatch && !c.sufficient {
 		err = ErrIdentityRequired
-		v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: pres, err: err})
+		v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: sreq.Presentation, err: err})
 		return nil, err
 	}
 	if err != nil {
@@ -152,6 +134,45 @@ func (v *Verifier) run(ctx context.Context, req Request, consume bool) (res *Res
 		v.cfg.logger.InfoContext(ctx, "oncelink: link consumed", "token", vt.Claims, "identity_kind", kindOf(res.Identity))
 	}
 	return res, nil
+}
+
+// request builds the store's request for an authentic link: the presented
+// identities compared with it (when consuming, or when one is presented),
+// the member limit counted, the member's state read. A refusal on the way
+// is recorded and returned.
+func (v *Verifier) request(ctx context.Context, now time.Time, vt *token.Verified, id Identity, policy Policy, consume bool,
+	pres store.Presentation) (store.ConsumeRequest, confirmation, error) {
+	sreq := store.ConsumeRequest{ID: vt.ID, SecretHash: vt.SecretHash(), Member: vt.Member, Purpose: vt.Purpose,
+		Batch: vt.Batch, At: now, MaxFailures: v.cfg.maxFailures}
+	var c confirmation
+	refuse := func(err error) (store.ConsumeRequest, confirmation, error) {
+		v.refuse(ctx, refusal{at: now, claims: &vt.Claims, pres: pres, err: err})
+		return sreq, c, err
+	}
+	if consume || id != (Identity{}) {
+		c = v.confirm(vt, id, policy)
+		pres.Identity = c.presented
+		if !c.compared && !c.sufficient {
+			// Nothing was compared: there is nothing to guess, count or ask
+			// the store.
+			return refuse(ErrIdentityRequired)
+		}
+		sreq.Confirmation = c.store()
+		if c.compared {
+			if err := v.throttle(ctx, now, vt.Member); err != nil {
+				return refuse(err)
+			}
+		}
+	}
+	sreq.Presentation = pres
+	if v.cfg.state != nil {
+		state, err := hook.State(ctx, v.cfg.state, vt.Member)
+		if err != nil {
+			return refuse(fmt.Errorf("%w: member state: %w", ErrUnavailable, err))
+		}
+		sreq.State = state
+	}
+	return sreq, c, nil
 }
 
 // refused turns the store's refusal into the verifier's error, records it
@@ -171,7 +192,7 @@ func (v *Verifier) refused(ctx context.Context, vt *token.Verified, sreq *store.
 		!errors.Is(serr, store.ErrSecret) {
 		// The answer is the state's, as for a matching identity; the
 		// ledger says that the identity did not match.
-		r.reason, r.detail = reasonMismatch, Reason(err)
+		r.reason, r.detail = store.ReasonMismatch, string(Reason(err))
 	}
 	ev := v.refuse(ctx, r)
 	if errors.Is(serr, store.ErrMismatch) {

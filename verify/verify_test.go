@@ -505,7 +505,7 @@ func TestNoSecretsInLogsOrErrors(t *testing.T) {
 func TestMessageAndReason(t *testing.T) {
 	all := []error{ErrMalformed, ErrSignature, ErrClaims, ErrExpired, ErrPurpose, ErrIdentityRequired, ErrMismatch,
 		ErrUsed, ErrRevoked, ErrFrozen, ErrStale, ErrNotFound, ErrUnavailable, fromStore(store.ErrSecret), fromStore(errors.New("x"))}
-	seen := map[string]bool{}
+	seen := map[store.Reason]bool{}
 	for _, err := range all {
 		if Message(err) == "" {
 			t.Fatalf("Message(%v) is empty", err)
@@ -532,7 +532,7 @@ func TestConfig(t *testing.T) {
 		return p
 	}()
 	cases := []Option{
-		WithMaxFailures(0), WithTimeout(time.Hour), WithPolicy("Bad Purpose", DefaultPolicy),
+		WithMaxFailures(0), WithTimeout(time.Hour), WithPolicy("Bad Purpose", defaultPolicy),
 		WithPolicy("login", Policy{}), WithPolicy("login", Policy{Accept: 1 << 6}), WithLedgerRate(-1),
 		WithBreaker(Breaker{Window: time.Millisecond}), WithBreaker(Breaker{Shared: -1}), WithBreaker(Breaker{LinkFraction: 2}),
 		WithMemberLimit(0, time.Hour), WithMemberLimit(5, time.Second),

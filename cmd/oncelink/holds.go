@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/oncelink/oncelink/admin"
-	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/store"
 )
 
@@ -63,9 +62,9 @@ func scopeWords(scope store.Scope, key string) string {
 	return "--" + scope.String() + " " + term(key)
 }
 
-func forceOpts(force bool) []admin.ActOption {
+func forceOpts(force bool) []admin.HoldOption {
 	if force {
-		return []admin.ActOption{admin.Force()}
+		return []admin.HoldOption{admin.Force()}
 	}
 	return nil
 }
@@ -75,12 +74,12 @@ func (c *cli) freeze(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, a, closer, err := c.open(ctx, storeurl.Options{})
+	ctx, a, closer, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer closer()
-	res, err := a.Freeze(ctx, scope, key, f.reason, actorName(), forceOpts(f.force)...)
+	res, err := a.Freeze(ctx, store.Hold{Scope: scope, Key: key, Reason: f.reason}, actorName(), forceOpts(f.force)...)
 	if err != nil {
 		return noMatch("freeze", scope, key, err)
 	}
@@ -100,12 +99,12 @@ func (c *cli) thaw(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, a, closer, err := c.open(ctx, storeurl.Options{})
+	ctx, a, closer, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer closer()
-	res, err := a.Thaw(ctx, scope, key, actorName(), forceOpts(f.force)...)
+	res, err := a.Thaw(ctx, store.Hold{Scope: scope, Key: key}, actorName(), forceOpts(f.force)...)
 	if err != nil {
 		return noMatch("thaw", scope, key, err)
 	}
@@ -131,7 +130,7 @@ func (c *cli) state(ctx context.Context, args []string) error {
 	if err := c.flags("state", args, func(*flag.FlagSet) {}); err != nil {
 		return err
 	}
-	ctx, a, closer, err := c.open(ctx, storeurl.Options{})
+	ctx, a, closer, err := c.open(ctx)
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/oncelink/oncelink/admin"
-	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/storeurl"
 )
 
 // Exit codes.
@@ -171,12 +171,12 @@ func (c *cli) flags(name string, args []string, define func(*flag.FlagSet)) erro
 
 // open opens the store, an existing one only unless o.Create, and bounds
 // the command by --timeout.
-func (c *cli) open(ctx context.Context, o storeurl.Options) (context.Context, *admin.Admin, func(), error) {
+func (c *cli) open(ctx context.Context, opts ...storeurl.Option) (context.Context, *admin.Admin, func(), error) {
 	if c.storeURL == "" {
 		return nil, nil, nil, usagef("no store: pass --store URL or set ONCELINK_STORE")
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	st, closer, err := storeurl.Open(ctx, c.storeURL, o)
+	st, closer, err := storeurl.Open(ctx, c.storeURL, opts...)
 	if err != nil {
 		cancel()
 		where := storeurl.Redact(c.storeURL)
@@ -264,7 +264,11 @@ func (c *cli) init(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	ctx, a, closer, err := c.open(ctx, storeurl.Options{Create: true, Repair: repair})
+	opts := []storeurl.Option{storeurl.WithCreate()}
+	if repair {
+		opts = append(opts, storeurl.WithRepair())
+	}
+	ctx, a, closer, err := c.open(ctx, opts...)
 	if err != nil {
 		return err
 	}

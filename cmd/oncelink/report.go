@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/oncelink/oncelink/admin"
-	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/store"
 )
 
@@ -18,7 +17,7 @@ func (c *cli) batches(ctx context.Context, args []string) error {
 	if err := c.flags("batches", args, func(*flag.FlagSet) {}); err != nil {
 		return err
 	}
-	ctx, a, closer, err := c.open(ctx, storeurl.Options{})
+	ctx, a, closer, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -64,7 +63,7 @@ func (c *cli) report(ctx context.Context, args []string) error {
 	if q.Batch == "" && q.Since.IsZero() && q.Until.IsZero() {
 		return usagef("report: give --batch, or --since and/or --until")
 	}
-	ctx, a, closer, err := c.open(ctx, storeurl.Options{})
+	ctx, a, closer, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -137,16 +136,17 @@ func (c *cli) purge(ctx context.Context, args []string) error {
 	if before.After(time.Now()) {
 		return usagef("purge: the cut-off is in the future")
 	}
-	ctx, a, closer, err := c.open(ctx, storeurl.Options{})
+	ctx, a, closer, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer closer()
 	if dry {
-		n, err := a.Store().Count(ctx, store.Filter{IssuedBefore: before})
+		p, err := a.Preview(ctx, store.Filter{IssuedBefore: before})
 		if err != nil {
 			return err
 		}
+		n := p.Matching
 		c.out(map[string]any{"before": before, "issued_before": n}, func(w io.Writer) {
 			fmt.Fprintf(w, "would purge records that expired before %s (at most %d links were issued before it) and the ledger entries recorded before it\n", before.Format(time.RFC3339), n)
 		})

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/oncelink/oncelink/admin"
-	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/store"
 )
 
@@ -103,7 +102,7 @@ func (c *cli) revoke(ctx context.Context, args []string) error {
 	if err := r.check(time.Now()); err != nil {
 		return err
 	}
-	ctx, a, closer, err := c.open(ctx, storeurl.Options{})
+	ctx, a, closer, err := c.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -119,7 +118,7 @@ func (c *cli) revoke(ctx context.Context, args []string) error {
 		c.out(p, func(w io.Writer) { printPreview(w, p) })
 		return nil
 	}
-	opts := []admin.ActOption{}
+	opts := []admin.RevokeOption{}
 	if r.force {
 		opts = append(opts, admin.Force())
 	}

@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/oncelink/oncelink/internal/storeurl"
+	"github.com/oncelink/oncelink/guard"
 	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/storeurl"
 	"github.com/oncelink/oncelink/token"
-	"github.com/oncelink/oncelink/verify"
 )
 
 func main() {
@@ -41,7 +41,7 @@ type Outcome struct {
 	Sent     int // messages that left
 	Foreign  int // of them, messages carrying another member's link
 	Distinct int // distinct links in the messages that left
-	Blocked  *verify.BlockedError
+	Blocked  *guard.BlockedError
 }
 
 // Summary is the three sends.
@@ -85,7 +85,7 @@ func rfc5322(msg message) []byte {
 }
 
 func run(ctx context.Context, w io.Writer, storeURL string, n, size int) (*Summary, error) {
-	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.Options{Create: true})
+	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.WithCreate())
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func send(ctx context.Context, iss *token.Issuer, parser *token.Parser, st store
 	if err != nil {
 		return out, err
 	}
-	guard, err := verify.NewOutgoing(parser, st, links[0].Claims.Batch, nil)
+	g, err := guard.New(parser, st, guard.WithBatch(links[0].Claims.Batch))
 	if err != nil {
 		return out, err
 	}
@@ -152,17 +152,17 @@ func send(ctx context.Context, iss *token.Issuer, parser *token.Parser, st store
 	for start := 0; start < len(members); start += size {
 		end := min(start+size, len(members))
 		action := &mailAction{}
-		batch := make([]verify.Mail, 0, end-start)
+		batch := make([]guard.Mail, 0, end-start)
 		for i := start; i < end; i++ {
 			if !buggy {
 				action = &mailAction{}
 			}
 			msg := action.render(members[i], links[i])
-			batch = append(batch, verify.Mail{To: msg.to, Member: members[i].id, Raw: rfc5322(msg)})
+			batch = append(batch, guard.Mail{To: msg.to, Member: members[i].id, Raw: rfc5322(msg)})
 		}
 		if guarded {
-			if err := guard.CheckAll(ctx, batch); err != nil {
-				var be *verify.BlockedError
+			if err := g.CheckAll(ctx, batch); err != nil {
+				var be *guard.BlockedError
 				if !errors.As(err, &be) {
 					return out, err
 				}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/oncelink/oncelink/flow"
 	"github.com/oncelink/oncelink/internal/browsertest"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/verify"
@@ -118,7 +119,7 @@ func TestBrowserLogin(t *testing.T) {
 
 	// The same link a second time, while logged in.
 	b.Navigate(links[ann.Email])
-	b.WaitFor("used link", verify.MessageLoggedIn, `id="continue"`)
+	b.WaitFor("used link", flow.MessageLoggedIn, `id="continue"`)
 	b.Screenshot("invite-04-used-link-logged-in.png")
 
 	// Carla got Bo's link and types her own address.
@@ -191,7 +192,7 @@ func TestBrowserRequestLink(t *testing.T) {
 	b.Screenshot("request-07-members-page.png")
 
 	b.Navigate(link)
-	b.WaitFor("the link again", verify.MessageLoggedIn)
+	b.WaitFor("the link again", flow.MessageLoggedIn)
 	b.Screenshot("request-08-already-logged-in.png")
 	if n := len(mp.messages(t, ann.Email)); n != 1 {
 		t.Fatalf("%d messages to %s, want 1", n, ann.Email)

@@ -169,7 +169,7 @@ func (s *Site) freeze(w http.ResponseWriter, r *http.Request) {
 	scope, key, err := s.scopeForm(r)
 	var res admin.HoldResult
 	if err == nil {
-		res, err = s.adm.Freeze(r.Context(), scope, key, r.FormValue("reason"), "admin")
+		res, err = s.adm.Freeze(r.Context(), store.Hold{Scope: scope, Key: key, Reason: r.FormValue("reason")}, "admin")
 	}
 	if err != nil {
 		s.back(w, r, "Freeze failed: "+err.Error(), true)
@@ -182,7 +182,7 @@ func (s *Site) thaw(w http.ResponseWriter, r *http.Request) {
 	scope, key, err := s.scopeForm(r)
 	var res admin.HoldResult
 	if err == nil {
-		res, err = s.adm.Thaw(r.Context(), scope, key, "admin")
+		res, err = s.adm.Thaw(r.Context(), store.Hold{Scope: scope, Key: key}, "admin")
 	}
 	if err != nil {
 		s.back(w, r, "Thaw failed: "+err.Error(), true)
@@ -205,7 +205,7 @@ func (s *Site) revoke(w http.ResponseWriter, r *http.Request) {
 	case "member":
 		f.Members = []string{key}
 	}
-	var opts []admin.ActOption
+	var opts []admin.RevokeOption
 	if n, err := strconv.ParseInt(r.FormValue("confirm"), 10, 64); err == nil {
 		opts = append(opts, admin.Confirm(n))
 	}

@@ -1,5 +1,5 @@
 package main
 
-import "github.com/oncelink/oncelink/internal/storeurl"
+import "github.com/oncelink/oncelink/storeurl"
 
 func storeURLForDisplay(u string) string { return storeurl.Redact(u) }

@@ -175,7 +175,7 @@ func readLink(t *testing.T, site *Site, to string) string {
 	for _, m := range site.outbox.List() {
 		if m.To == to {
 			_, raw, _ := site.outbox.Read(m.N)
-			body, err := Body(raw)
+			body, err := Body(raw) // quoted-printable: a long link is wrapped
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,8 +16,10 @@ import (
 	"time"
 
 	"github.com/oncelink/oncelink/admin"
-	"github.com/oncelink/oncelink/internal/storeurl"
+	"github.com/oncelink/oncelink/flow"
+	"github.com/oncelink/oncelink/guard"
 	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/storeurl"
 	"github.com/oncelink/oncelink/token"
 	"github.com/oncelink/oncelink/verify"
 )
@@ -52,7 +54,7 @@ type Site struct {
 	adm        *admin.Admin
 	adminAPI   http.Handler
 	flow       http.Handler
-	requests   *verify.RequestFlow
+	requests   *flow.Requests
 	members    []Member
 	byID       map[string]Member
 	byEmail    map[string]Member // by canonical address
@@ -75,7 +77,7 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, err
 	}
-	st, closeStore, err := storeurl.Open(ctx, cfg.StoreURL, storeurl.Options{Create: true, WaitLoading: time.Minute})
+	st, closeStore, err := storeurl.Open(ctx, cfg.StoreURL, storeurl.WithCreate(), storeurl.WithWaitLoading(time.Minute))
 	if err != nil {
 		return nil, err
 	}
@@ -115,34 +117,26 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 	if s.adminAPI, err = admin.NewHandler(s.adm, s.authorize); err != nil {
 		return fail(err)
 	}
-	s.flow, err = verify.NewFlow(verify.FlowConfig{
-		Verifier: s.v, Purpose: token.PurposeLogin, Sessions: s.sessions, Path: "/login", Landing: "/members",
-		Confirm: pages.Lookup("confirm.html"), Refused: pages.Lookup("refused.html"),
-		RequestPath: "/login/request", LoggedIn: s.sessions.loggedIn,
-	})
+	s.flow, err = flow.NewLogin("/login", s.v, s.sessions, flow.WithLanding("/members"), flow.WithPages(pages),
+		flow.WithRequestPath("/login/request"), flow.WithLoggedIn(s.sessions.loggedIn), flow.WithLogger(cfg.Logger))
 	if err != nil {
 		return fail(err)
 	}
-	if s.outbox, err = NewOutbox(filepath.Join(cfg.DataDir, "outbox")); err != nil {
+	if err := s.mailer(); err != nil {
 		return fail(err)
 	}
-	s.mail, s.from = s.outbox, defaultFrom
-	if cfg.SMTP.Addr != "" {
-		t, err := newSMTP(cfg.SMTP)
-		if err != nil {
-			return fail(err)
-		}
-		s.mail, s.from = t, t.from
-	}
-	s.requests, err = verify.NewRequestFlow(verify.RequestFlowConfig{
-		Verifier: s.v, Issuer: s.iss, Purpose: token.PurposeLogin, Path: "/login/request",
-		Lookup: s.lookup, Mailer: requestMailer{s},
-		Form: pages.Lookup("request.html"), Requested: pages.Lookup("requested.html"),
-	})
+	s.requests, err = flow.NewRequest("/login/request", s.iss, st, s.lookup, requestMailer{s},
+		flow.WithPages(pages), flow.WithLogger(cfg.Logger))
 	if err != nil {
 		return fail(err)
 	}
 	s.adminKey = randomHex(16)
+	s.seed()
+	return s, nil
+}
+
+// seed gives the site its members.
+func (s *Site) seed() {
 	for i, name := range seedNames {
 		m := Member{
 			ID:     fmt.Sprintf("m-%03d", i+1),
@@ -156,7 +150,24 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 		n, _ := token.CanonicalNumber(m.Number)
 		s.byEmail[e], s.byNumber[n] = m, m
 	}
-	return s, nil
+}
+
+// mailer opens the outbox, and the SMTP server the site sends through when
+// it has one.
+func (s *Site) mailer() error {
+	var err error
+	if s.outbox, err = NewOutbox(filepath.Join(s.cfg.DataDir, "outbox")); err != nil {
+		return err
+	}
+	s.mail, s.from = s.outbox, defaultFrom
+	if s.cfg.SMTP.Addr != "" {
+		t, err := newSMTP(s.cfg.SMTP)
+		if err != nil {
+			return err
+		}
+		s.mail, s.from = t, t.from
+	}
+	return nil
 }
 
 // Close sends what members asked for, then releases the store.
@@ -221,12 +232,12 @@ func newSessions() *sessions {
 
 const cookieName = "ms_session"
 
-// NewReference implements verify.Sessions.
+// NewReference implements flow.Sessions.
 func (ss *sessions) NewReference(*http.Request) (string, error) {
 	return "s-" + randomHex(8), nil
 }
 
-// Start implements verify.Sessions.
+// Start implements flow.Sessions.
 func (ss *sessions) Start(w http.ResponseWriter, _ *http.Request, ref string, res *verify.Result) error {
 	secret := randomHex(32)
 	ss.mu.Lock()
@@ -292,7 +303,7 @@ type InviteResult struct {
 	Batch   string
 	Minted  int
 	Sent    int
-	Blocked *verify.BlockedError
+	Blocked *guard.BlockedError
 }
 
 // Invite mints a link for every member in one batch and mails them in
@@ -308,22 +319,22 @@ func (s *Site) Invite(ctx context.Context) (*InviteResult, error) {
 		return nil, err
 	}
 	res := &InviteResult{Batch: batch, Minted: len(links)}
-	guard, err := verify.NewOutgoing(s.parser, s.st, batch, s.cfg.Logger)
+	g, err := guard.New(s.parser, s.st, guard.WithBatch(batch), guard.WithLogger(s.cfg.Logger))
 	if err != nil {
 		return nil, err
 	}
 	for start := 0; start < len(links); start += 10 {
 		end := min(start+10, len(links))
-		var mails []verify.Mail
+		var mails []guard.Mail
 		for i := start; i < end; i++ {
 			raw, err := renderInvitation(s.from, s.members[i], links[i].URL)
 			if err != nil {
 				return res, err
 			}
-			mails = append(mails, verify.Mail{To: s.members[i].Email, Member: s.members[i].ID, Raw: raw})
+			mails = append(mails, guard.Mail{To: s.members[i].Email, Member: s.members[i].ID, Raw: raw})
 		}
-		if err := guard.CheckAll(ctx, mails); err != nil {
-			var be *verify.BlockedError
+		if err := g.CheckAll(ctx, mails); err != nil {
+			var be *guard.BlockedError
 			if errors.As(err, &be) {
 				res.Blocked = be
 				return res, nil
@@ -349,15 +360,15 @@ func renderInvitation(from string, m Member, url string) ([]byte, error) {
 
 // lookup finds the member whose address or number a person typed on the
 // request page.
-func (s *Site) lookup(_ context.Context, q verify.Query) (verify.Addressee, bool, error) {
+func (s *Site) lookup(_ context.Context, q flow.Query) (flow.Addressee, bool, error) {
 	m, ok := s.byEmail[q.Email]
 	if q.Email == "" {
 		m, ok = s.byNumber[q.Number]
 	}
 	if !ok {
-		return verify.Addressee{}, false, nil
+		return flow.Addressee{}, false, nil
 	}
-	return verify.Addressee{Member: m.ID, Recipient: m.Email, Number: m.Number}, true, nil
+	return flow.Addressee{Member: m.ID, Recipient: m.Email, Number: m.Number}, true, nil
 }
 
 // requestMailer renders and sends the message with a link a member asked
@@ -366,14 +377,14 @@ type requestMailer struct{ s *Site }
 
 const requestSubject = "Your login link"
 
-func (rm requestMailer) Render(_ context.Context, a verify.Addressee, link *token.Link) ([]byte, error) {
+func (rm requestMailer) Render(_ context.Context, a flow.Addressee, link *token.Link) ([]byte, error) {
 	m := rm.s.byID[a.Member]
 	minutes := int(time.Until(link.Claims.ExpiresAt).Round(time.Minute) / time.Minute)
 	return render(rm.s.from, m, requestSubject, fmt.Sprintf("Dear %s,\r\n\r\nYou asked for a link to log in to the member site:\r\n\r\n%s\r\n\r\n"+
 		"The link works once, within %d minutes. If you did not ask for it, ignore this message.\r\n", m.Name, link.URL, minutes))
 }
 
-func (rm requestMailer) Send(ctx context.Context, a verify.Addressee, raw []byte) error {
+func (rm requestMailer) Send(ctx context.Context, a flow.Addressee, raw []byte) error {
 	return rm.s.mail.Deliver(ctx, a.Recipient, requestSubject, raw)
 }
 

@@ -1,4 +1,5 @@
-// Command quickstart mints a login link, shows it, consumes it once, and
+// Command quickstart wires oncelink into a site (site.go, which the
+// README quotes), then mints a login link, shows it, consumes it once, and
 // shows that a replay and a stranger are refused.
 //
 // # Security considerations

@@ -1,5 +1,5 @@
 // Package mailscan reads a rendered mail message whole, as mail clients and
-// browsers would, for the send guard (verify.Outgoing): the recipients its
+// browsers would, for the send guard (package guard): the recipients its
 // header names and every oncelink token it carries, wherever a reader
 // could find one.
 //
@@ -12,7 +12,7 @@
 // HTML markup and character references taken out, invisible characters
 // dropped, percent-encoding and JavaScript or JSON escapes undone round
 // after round, base64 inside links decoded. Tokens are found by their shape
-// ([token.Span]); the caller verifies them.
+// ([wire.Span]); the caller verifies them.
 //
 // # Security considerations
 //

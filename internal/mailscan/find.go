@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/oncelink/oncelink/token"
+	"github.com/oncelink/oncelink/internal/wire"
 )
 
 // maxDeferred bounds the partial tokens waiting for a later reading of
@@ -13,7 +13,7 @@ import (
 const maxDeferred = 1024
 
 // maxRun bounds the run of token characters read at one place.
-const maxRun = token.MaxTokenLen + 64
+const maxRun = wire.MaxTokenLen + 64
 
 // runByte marks the bytes a token is made of: base64url and '.'.
 var runByte = func() (t [256]bool) {
@@ -25,7 +25,7 @@ var runByte = func() (t [256]bool) {
 
 // find finds the oncelink tokens in a text: at every "eyJ", it reads the
 // run of token characters that follows, across line breaks (mailers
-// hard-wrap long lines), and asks [token.Span] what it is. A whole token
+// hard-wrap long lines), and asks [wire.Span] what it is. A whole token
 // is kept. One cut short is [ErrBrokenToken], unless what cuts it is
 // something a later reading of the text decodes (markup, a reference, an
 // escape, a character outside ASCII): then it is deferred, and must turn
@@ -51,9 +51,9 @@ func (s *scanner) find(v []byte) error {
 		if err := s.spend(len(run)); err != nil {
 			return err
 		}
-		n, kind := token.Span(run)
+		n, kind := wire.Span(run)
 		switch kind {
-		case token.Partial:
+		case wire.Partial:
 			e := end(len(run))
 			for e < len(v) && (v[e] == '\r' || v[e] == '\n') {
 				e++
@@ -63,7 +63,7 @@ func (s *scanner) find(v []byte) error {
 				continue
 			}
 			return fmt.Errorf("%w: text that begins like a token and is not one", ErrBrokenToken)
-		case token.Whole:
+		case wire.Whole:
 			if err := s.add(run[:n]); err != nil {
 				return err
 			}

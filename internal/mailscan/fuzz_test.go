@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/oncelink/oncelink/token"
+	"github.com/oncelink/oncelink/internal/wire"
 )
 
 // errKinds are the errors a scan may end in.
@@ -33,7 +33,7 @@ func FuzzScan(f *testing.F) {
 			if !knownErr(err) {
 				t.Fatalf("an error of no known kind: %v", err)
 			}
-			if strings.Contains(err.Error(), token.TokenStart) {
+			if strings.Contains(err.Error(), wire.Start) {
 				t.Fatalf("an error carries text of the message: %v", err)
 			}
 			return
@@ -42,7 +42,7 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("work %d for %d bytes", msg.Work, len(raw))
 		}
 		for _, tok := range msg.Tokens {
-			if n, kind := token.Span([]byte(tok)); kind != token.Whole || n != len(tok) {
+			if n, kind := wire.Span([]byte(tok)); kind != wire.Whole || n != len(tok) {
 				t.Fatalf("found a token that is not whole")
 			}
 		}

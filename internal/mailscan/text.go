@@ -9,7 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/oncelink/oncelink/token"
+	"github.com/oncelink/oncelink/internal/wire"
 )
 
 // text finds the tokens in one decoded text, in every form a mail client
@@ -126,12 +126,12 @@ func plain(b []byte) bool {
 // joined to its end cannot change what it holds.
 func endsWhole(run []byte) bool {
 	for a := 0; ; {
-		k := bytes.Index(run[a:], []byte(token.TokenStart))
+		k := bytes.Index(run[a:], []byte(wire.Start))
 		if k < 0 {
 			return false
 		}
 		a += k
-		if n, kind := token.Span(run[a:]); kind == token.Whole && a+n == len(run) {
+		if n, kind := wire.Span(run[a:]); kind == wire.Whole && a+n == len(run) {
 			return true
 		}
 		a++
@@ -332,7 +332,7 @@ func (s *scanner) linkRunsIn(u []byte, round int) error {
 			j++
 		}
 		run := u[i:j]
-		if bytes.HasPrefix(run, []byte(token.TokenStart)) {
+		if bytes.HasPrefix(run, []byte(wire.Start)) {
 			// A JWT: skip a whole token, else this segment.
 			if n := s.knownAt(u[i:]); n > 0 {
 				i += n
@@ -342,7 +342,7 @@ func (s *scanner) linkRunsIn(u []byte, round int) error {
 			for k < len(u) && runByte[u[k]] {
 				k++
 			}
-			if n, kind := token.Span(u[i:k]); kind == token.Whole {
+			if n, kind := wire.Span(u[i:k]); kind == wire.Whole {
 				i += n
 				continue
 			}

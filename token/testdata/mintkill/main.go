@@ -19,8 +19,8 @@ import (
 
 	_ "modernc.org/sqlite"
 
-	"github.com/oncelink/oncelink/internal/storeurl"
 	"github.com/oncelink/oncelink/store"
+	"github.com/oncelink/oncelink/storeurl"
 	"github.com/oncelink/oncelink/token"
 )
 
@@ -61,7 +61,7 @@ func run(args []string) error {
 
 func mint(url, batch string, n int) error {
 	ctx := context.Background()
-	st, closeStore, err := storeurl.Open(ctx, url, storeurl.Options{})
+	st, closeStore, err := storeurl.Open(ctx, url)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func mint(url, batch string, n int) error {
 
 func count(url string, f store.Filter) error {
 	ctx := context.Background()
-	st, closeStore, err := storeurl.Open(ctx, url, storeurl.Options{})
+	st, closeStore, err := storeurl.Open(ctx, url)
 	if err != nil {
 		return err
 	}
