@@ -19,11 +19,11 @@ import (
 )
 
 // These tests break the connection to MariaDB in real ways: a closed port,
-// a listener that never answers, a table locked by another session, and
-// the store's connections killed under load (with ONCELINK_TEST_RESTART=1,
-// also a crash and restart of a server of the test's own). Every failure
-// must be ErrUnavailable, bounded by the caller's deadline, and must never
-// let a link be consumed twice.
+// a listener that never answers, a table locked by another session, the
+// store's connections killed under load, and a crash and restart of a
+// server of the test's own (server_test.go). Every failure must be
+// ErrUnavailable, bounded by the caller's deadline, and must never let a
+// link be consumed twice.
 
 // storeAt returns a store configured like the test server's but dialling
 // addr.

@@ -133,11 +133,10 @@ func (p *privateServer) rootDB(db string) *sql.DB {
 // TestFaultServerRestart crashes a server of the test's own (SIGKILL) while
 // the store is in use, and starts it again on the same data: what a call
 // reported done is still done, outstanding links are intact, and the store
-// works again without being reopened. It needs ONCELINK_TEST_RESTART=1,
-// like the other restart tests, which CI runs in a serial step.
+// works again without being reopened.
 func TestFaultServerRestart(t *testing.T) {
-	if os.Getenv("ONCELINK_TEST_RESTART") != "1" {
-		t.Skip("skipping: set ONCELINK_TEST_RESTART=1 to crash and restart a MariaDB server of the test's own")
+	if testing.Short() {
+		t.Skip("skipping: starts a MariaDB server of its own")
 	}
 	srv := startPrivateServer(t)
 	root := srv.rootDB("")

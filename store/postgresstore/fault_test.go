@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -258,95 +255,4 @@ func TestFaultTerminatedBackends(t *testing.T) {
 	if _, err := s.Consume(ctx, freshReqs[0]); err != nil {
 		t.Fatalf("Consume after the disruption: %v", err)
 	}
-}
-
-// TestFaultServerRestart stops the real server while the store is in use
-// and starts it again. It needs ONCELINK_TEST_RESTART=1 and must run alone:
-// it takes the server away from every other test on the machine.
-func TestFaultServerRestart(t *testing.T) {
-	if os.Getenv("ONCELINK_TEST_RESTART") != "1" {
-		t.Skip("skipping: set ONCELINK_TEST_RESTART=1 to stop and restart the PostgreSQL server (run alone, it disrupts every other user)")
-	}
-	pool := newPool(t, "oncelink-restart", 4)
-	s, _ := newSchemaStore(t, pool, true)
-	ctx := context.Background()
-	recs, reqs := storetest.Tokens(t, 3, "restart")
-	if err := s.Insert(ctx, recs); err != nil {
-		t.Fatal(err)
-	}
-	reqs[0].Presentation.Session = "before-stop"
-	if _, err := s.Consume(ctx, reqs[0]); err != nil {
-		t.Fatal(err)
-	}
-
-	// Registered after the schema's cleanup, so it runs first: the server
-	// is always started again, whatever happens below.
-	t.Cleanup(func() { cluster(t, "start"); waitReady(t) })
-	cluster(t, "stop")
-
-	more, _ := storetest.Tokens(t, 1, "restart")
-	dctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := s.Insert(dctx, more); !errors.Is(err, store.ErrUnavailable) {
-		t.Errorf("Insert while stopped: %v, want ErrUnavailable", err)
-	}
-	if _, err := s.Consume(dctx, reqs[1]); !errors.Is(err, store.ErrUnavailable) {
-		t.Errorf("Consume while stopped: %v, want ErrUnavailable", err)
-	}
-	if _, err := s.Peek(dctx, reqs[2]); !errors.Is(err, store.ErrUnavailable) {
-		t.Errorf("Peek while stopped: %v, want ErrUnavailable", err)
-	}
-
-	cluster(t, "start")
-	waitReady(t)
-	time.Sleep(1200 * time.Millisecond) // let the pool check its dead connections on acquire
-
-	r, err := s.Get(ctx, recs[0].ID)
-	if err != nil {
-		t.Fatalf("Get after restart: %v", err)
-	}
-	if r.Status != store.StatusConsumed || r.Consumer.Session != "before-stop" || r.ConsumedAt.IsZero() {
-		t.Fatalf("consumed record after restart: %+v", r)
-	}
-	if _, err := s.Consume(ctx, reqs[0]); !errors.Is(err, store.ErrUsed) {
-		t.Fatalf("Consume of a consumed token after restart: %v, want ErrUsed", err)
-	}
-	for _, rec := range recs[1:] {
-		g, err := s.Get(ctx, rec.ID)
-		if err != nil || g.Status != store.StatusIssued || g.SecretHash != rec.SecretHash || g.Member != rec.Member {
-			t.Fatalf("outstanding record after restart: %+v, %v", g, err)
-		}
-	}
-	if _, err := s.Consume(ctx, reqs[1]); err != nil {
-		t.Fatalf("Consume after restart: %v", err)
-	}
-	if err := s.Insert(ctx, more); err != nil {
-		t.Fatalf("Insert after restart: %v", err)
-	}
-}
-
-// cluster runs pg_ctlcluster for the one cluster of this machine.
-func cluster(t *testing.T, action string) {
-	t.Helper()
-	versions, err := os.ReadDir("/etc/postgresql")
-	if err != nil || len(versions) != 1 {
-		t.Fatalf("expected one PostgreSQL version under /etc/postgresql: %v", err)
-	}
-	out, err := exec.Command("pg_ctlcluster", "--skip-systemctl-redirect", versions[0].Name(), "main", action).CombinedOutput()
-	if err != nil && !(action == "start" && strings.Contains(string(out), "already running")) {
-		t.Errorf("pg_ctlcluster %s: %v: %s", action, err, out)
-	}
-}
-
-// waitReady waits, for at most a minute, until the server accepts
-// connections.
-func waitReady(t *testing.T) {
-	t.Helper()
-	for i := 0; i < 120; i++ {
-		if exec.Command("pg_isready", "-q", "-h", "127.0.0.1").Run() == nil {
-			return
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Errorf("PostgreSQL did not come back within a minute")
 }

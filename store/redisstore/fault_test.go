@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,7 +24,8 @@ import (
 
 // These tests break the connection to Redis in real ways: a closed port, a
 // server that accepts and never answers, a paused server, connections killed
-// under load, and (with ONCELINK_TEST_RESTART=1) a restart of the server.
+// under load, and the stop or crash and restart of a server of the test's
+// own.
 // Every failure must be ErrUnavailable, bounded by the caller's deadline,
 // and must never let a link be consumed twice.
 
@@ -324,45 +325,25 @@ func killedConnections(t *testing.T, retries int) {
 	}
 }
 
-// restartArgs start the test server as this project's machines and CI do.
-var restartArgs = []string{"--daemonize", "yes", "--bind", "127.0.0.1", "-::1", "--port", "6379",
-	"--save", "", "--appendonly", "no", "--dir", "/var/lib/redis", "--logfile", "/var/log/redis/ci.log"}
-
-// waitPing pings until the server answers as wanted, for at most 10 s.
-func waitPing(c *goredis.Client, up bool) bool {
-	for i := 0; i < 100; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		err := c.Ping(ctx).Err()
-		cancel()
-		if (err == nil) == up {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
+// newOwnStore is a store on a server of the test's own.
+func newOwnStore(t *testing.T, c *goredis.Client) *Store {
+	t.Helper()
+	s, err := New(context.Background(), c, WithPrefix(testPrefix(t)))
+	if err != nil {
+		t.Fatalf("New: %v", err)
 	}
-	return false
+	return s
 }
 
-// TestFaultRestart shuts the server down (without saving) and starts it
-// again. Its links and the store's control key were lost with it: the store
-// refuses everything until it is created again.
+// TestFaultRestart stops a server of the test's own that keeps nothing on
+// disk (save "", appendonly no) and starts it again. Its links and the
+// store's control key were lost with it: the store refuses everything until
+// it is created again.
 func TestFaultRestart(t *testing.T) {
-	if os.Getenv("ONCELINK_TEST_RESTART") != "1" {
-		t.Skip("skipping: set ONCELINK_TEST_RESTART=1 to shut down and restart the Redis server at 127.0.0.1:6379 (CI runs it in a separate serial step)")
-	}
-	admin, _ := realClient(t)
-	c, _ := realClient(t)
-	s := realStore(t, c)
+	srv := startOwnServer(t)
+	c := srv.client(t)
+	s := newOwnStore(t, c)
 	ctx := context.Background()
-	t.Cleanup(func() {
-		if !waitPing(admin, true) {
-			if out, err := exec.Command("redis-server", restartArgs...).CombinedOutput(); err != nil {
-				t.Errorf("restarting redis-server: %v: %s", err, out)
-			}
-			if !waitPing(admin, true) {
-				t.Error("redis-server did not come back")
-			}
-		}
-	})
 
 	before := newLinks(t, 50, "before")
 	if err := s.Insert(ctx, records(before)); err != nil {
@@ -371,12 +352,7 @@ func TestFaultRestart(t *testing.T) {
 	if _, err := s.Consume(ctx, before[0].Request(time.Now())); err != nil {
 		t.Fatal(err)
 	}
-	if err := admin.Do(ctx, "SHUTDOWN", "NOSAVE").Err(); err != nil && !isClosed(err) {
-		t.Fatalf("SHUTDOWN NOSAVE: %v", err)
-	}
-	if !waitPing(admin, false) {
-		t.Fatal("the server still answers after SHUTDOWN NOSAVE")
-	}
+	srv.stop(t, syscall.SIGTERM) // a shutdown that has nowhere to save to
 
 	down := newLinks(t, 1, "down")
 	storetest.WantUnavailable(t, "Insert while down", time.Second, func(ctx context.Context) error { return s.Insert(ctx, records(down)) })
@@ -389,12 +365,7 @@ func TestFaultRestart(t *testing.T) {
 		return err
 	})
 
-	if out, err := exec.Command("redis-server", restartArgs...).CombinedOutput(); err != nil {
-		t.Fatalf("restarting redis-server: %v: %s", err, out)
-	}
-	if !waitPing(admin, true) {
-		t.Fatal("redis-server did not come back within 10 s")
-	}
+	srv.start(t)
 
 	// Nothing survived a server without persistence, the control key
 	// included: the store refuses every link, and every mint, as damaged,
@@ -422,8 +393,84 @@ func TestFaultRestart(t *testing.T) {
 	}
 }
 
-func isClosed(err error) bool {
-	var ne net.Error
-	return errors.Is(err, net.ErrClosed) || errors.As(err, &ne) || strings.Contains(err.Error(), "EOF") ||
-		strings.Contains(err.Error(), "connection reset")
+// TestFaultRestartAppendOnly kills (SIGKILL) a server of the test's own
+// that writes every change to its append-only file before it answers
+// (appendfsync always), and starts it again on the same directory: nothing
+// the store reported done is lost. A consumed link stays consumed, a
+// frozen batch frozen, a watermark in force, an outstanding link
+// consumable, and the store works again without being created again or
+// reopened.
+func TestFaultRestartAppendOnly(t *testing.T) {
+	srv := startOwnServer(t, "appendonly yes", "appendfsync always")
+	c := srv.client(t)
+	s := newOwnStore(t, c)
+	ctx := context.Background()
+
+	ls := newLinks(t, 4, "aof")
+	ls[1].Batch = "held"
+	if err := s.Insert(ctx, records(ls)); err != nil {
+		t.Fatal(err)
+	}
+	consume := ls[0].Request(time.Now())
+	consume.Presentation.Session = "before-crash"
+	if _, err := s.Consume(ctx, consume); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Freeze(ctx, store.Hold{Scope: store.ScopeBatch, Key: "held", Since: time.Now(), Reason: "r"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Watermark(ctx, ls[2].Member, ls[2].IssuedAt.Add(time.Microsecond)); err != nil {
+		t.Fatal(err)
+	}
+	refused := []struct {
+		name string
+		l    storetest.Link
+		want error
+	}{
+		{"consumed", ls[0], store.ErrUsed},
+		{"frozen", ls[1], store.ErrFrozen},
+		{"watermarked", ls[2], store.ErrRevoked},
+	}
+	for _, tc := range refused {
+		if _, err := s.Peek(ctx, tc.l.Request(time.Now())); !errors.Is(err, tc.want) {
+			t.Fatalf("Peek of the %s link: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	srv.stop(t, os.Kill)
+
+	more := newLinks(t, 1, "more")
+	storetest.WantUnavailable(t, "Insert while down", time.Second, func(ctx context.Context) error { return s.Insert(ctx, records(more)) })
+	storetest.WantUnavailable(t, "Consume while down", time.Second, func(ctx context.Context) error {
+		_, err := s.Consume(ctx, ls[3].Request(time.Now()))
+		return err
+	})
+	storetest.WantUnavailable(t, "Peek while down", time.Second, func(ctx context.Context) error {
+		_, err := s.Peek(ctx, ls[3].Request(time.Now()))
+		return err
+	})
+
+	srv.start(t)
+
+	r, err := s.Get(ctx, ls[0].ID)
+	if err != nil {
+		t.Fatalf("Get after the restart: %v", err)
+	}
+	if r.Status != store.StatusConsumed || r.Consumer.Session != "before-crash" || r.ConsumedAt.IsZero() {
+		t.Fatalf("consumed record after the restart: %+v", r)
+	}
+	for _, tc := range refused {
+		if _, err := s.Consume(ctx, tc.l.Request(time.Now())); !errors.Is(err, tc.want) {
+			t.Fatalf("Consume of the %s link after the restart: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := s.Consume(ctx, ls[3].Request(time.Now())); err != nil {
+		t.Fatalf("Consume of the outstanding link after the restart: %v", err)
+	}
+	after := newLinks(t, 2*insertChunk+1, "after")
+	if err := s.Insert(ctx, records(after)); err != nil {
+		t.Fatalf("Insert after the restart: %v", err)
+	}
+	if _, err := s.Consume(ctx, after[len(after)-1].Request(time.Now())); err != nil {
+		t.Fatalf("Consume after the restart: %v", err)
+	}
 }

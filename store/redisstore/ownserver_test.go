@@ -24,6 +24,21 @@ import (
 // by its PID when the test ends. It never touches the shared server.
 func ownServer(t *testing.T, conf ...string) *goredis.Client {
 	t.Helper()
+	return startOwnServer(t, conf...).client(t)
+}
+
+// redisServer is a redis-server of the test's own, which a test may stop
+// and start again on the same port and directory.
+type redisServer struct {
+	bin, dir, conf string
+	port           int
+	cmd            *exec.Cmd // nil while stopped
+	exited         chan struct{}
+}
+
+// startOwnServer starts the server of ownServer.
+func startOwnServer(t *testing.T, conf ...string) *redisServer {
+	t.Helper()
 	testenv.RedisURL(t) // the same skip rule as every Redis test
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -43,31 +58,77 @@ func ownServer(t *testing.T, conf ...string) *goredis.Client {
 		"bind 127.0.0.1", fmt.Sprintf("port %d", port), "dir " + dir, `save ""`, "appendonly no",
 		"logfile " + filepath.Join(dir, "redis.log"), "daemonize no",
 	}, conf...)
-	confPath := filepath.Join(dir, "redis.conf")
-	if err := os.WriteFile(confPath, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, confPath)
-	if err := cmd.Start(); err != nil {
+	r := &redisServer{bin: bin, dir: dir, conf: filepath.Join(dir, "redis.conf"), port: port}
+	if err := os.WriteFile(r.conf, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		if r.cmd != nil {
+			r.cmd.Process.Kill()
+			<-r.exited
+		}
 	})
-	c := goredis.NewClient(&goredis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port), ContextTimeoutEnabled: true,
+	r.start(t)
+	return r
+}
+
+// start starts the server and waits, for at most 10 s, until it answers.
+func (r *redisServer) start(t testing.TB) {
+	t.Helper()
+	r.cmd = exec.Command(r.bin, r.conf)
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.exited = make(chan struct{})
+	go func(cmd *exec.Cmd, exited chan struct{}) { cmd.Wait(); close(exited) }(r.cmd, r.exited)
+	c := goredis.NewClient(&goredis.Options{Addr: r.addr(), DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
+	defer c.Close()
+	for i := 0; ; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err := c.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return
+		}
+		select {
+		case <-r.exited:
+			r.cmd = nil
+			t.Fatalf("redis-server on port %d exited: %s", r.port, r.log())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if i == 200 {
+			t.Fatalf("redis-server on port %d did not answer: %v\n%s", r.port, err, r.log())
+		}
+	}
+}
+
+// stop sends sig to the server by its PID and waits until it has exited.
+func (r *redisServer) stop(t testing.TB, sig os.Signal) {
+	t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("%v to redis-server: %v", sig, err)
+	}
+	select {
+	case <-r.exited:
+		r.cmd = nil
+	case <-time.After(30 * time.Second):
+		t.Fatalf("redis-server did not exit within 30 s of %v: %s", sig, r.log())
+	}
+}
+
+func (r *redisServer) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
+
+func (r *redisServer) log() []byte {
+	b, _ := os.ReadFile(filepath.Join(r.dir, "redis.log"))
+	return b
+}
+
+// client is a client of the server, closed when the test ends.
+func (r *redisServer) client(t testing.TB) *goredis.Client {
+	c := goredis.NewClient(&goredis.Options{Addr: r.addr(), ContextTimeoutEnabled: true,
 		DialTimeout: time.Second, ReadTimeout: 5 * time.Second, WriteTimeout: 5 * time.Second})
 	t.Cleanup(func() { c.Close() })
-	for i := 0; ; i++ {
-		if c.Ping(context.Background()).Err() == nil {
-			return c
-		}
-		if i == 100 {
-			log, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-			t.Fatalf("redis-server on port %d did not answer: %s", port, log)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return c
 }
 
 // guardedLinks inserts 20 links: ten in a frozen batch, ten of members with a
