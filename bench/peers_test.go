@@ -56,7 +56,7 @@ func BenchmarkPeers(b *testing.B) {
 			b.Run(fmt.Sprintf("goroutines=%d", g), func(b *testing.B) {
 				toks := jwtLinks(b, key, b.N)
 				p := floor.Parser()
-				storetest.Parallel(b, g, func(i int) error {
+				timed(b, g, func(i int) error {
 					_, err := floor.Parse(p, key, toks[i])
 					return err
 				})
@@ -72,7 +72,7 @@ func peerLinks(b *testing.B, st store.Store, n int) []storetest.Link {
 	b.Helper()
 	links := make([]storetest.Link, n)
 	recs := make([]store.Record, n)
-	member := fmt.Sprintf("peer-%d", runs.Add(1))
+	member := fmt.Sprintf("peer-%d", mints.Add(1))
 	for i := range links {
 		links[i] = storetest.NewLink(b, fmt.Sprintf("%s-%d", member, i))
 		recs[i] = links[i].Record
@@ -108,7 +108,7 @@ func benchPeersPostgres(b *testing.B) {
 	for _, g := range []int{1, 16} {
 		b.Run(fmt.Sprintf("oncelink/goroutines=%d", g), func(b *testing.B) {
 			reqs := s.invite(b, b.N)
-			storetest.Parallel(b, g, func(i int) error {
+			timed(b, g, func(i int) error {
 				_, err := s.v.Consume(ctx, reqs[i])
 				return err
 			})
@@ -116,7 +116,7 @@ func benchPeersPostgres(b *testing.B) {
 		for _, p := range peers {
 			b.Run(fmt.Sprintf("%s/goroutines=%d", p.name, g), func(b *testing.B) {
 				links := peerLinks(b, st, b.N)
-				storetest.Parallel(b, g, func(i int) error { return p.consume(ctx, pool, &links[i]) })
+				timed(b, g, func(i int) error { return p.consume(ctx, pool, &links[i]) })
 			})
 		}
 	}
@@ -249,7 +249,7 @@ func benchPeersRedis(b *testing.B) {
 	for _, g := range []int{1, 16} {
 		b.Run(fmt.Sprintf("oncelink/goroutines=%d", g), func(b *testing.B) {
 			reqs := s.invite(b, b.N)
-			storetest.Parallel(b, g, func(i int) error {
+			timed(b, g, func(i int) error {
 				_, err := s.v.Consume(ctx, reqs[i])
 				return err
 			})
@@ -257,7 +257,7 @@ func benchPeersRedis(b *testing.B) {
 		b.Run(fmt.Sprintf("keycloak/goroutines=%d", g), func(b *testing.B) {
 			toks := jwtLinks(b, key, b.N)
 			p := floor.Parser()
-			storetest.Parallel(b, g, func(i int) error { return keycloak(ctx, c, p, key, tag, toks[i]) })
+			timed(b, g, func(i int) error { return keycloak(ctx, c, p, key, tag, toks[i]) })
 		})
 		b.Run(fmt.Sprintf("raw/goroutines=%d", g), func(b *testing.B) {
 			links := make([]storetest.Link, b.N)
@@ -271,7 +271,7 @@ func benchPeersRedis(b *testing.B) {
 					}
 				}
 			}
-			storetest.Parallel(b, g, func(i int) error {
+			timed(b, g, func(i int) error {
 				h := sha256.Sum256(links[i].Secret)
 				n, err := rawScript.Run(ctx, c, []string{tag + ":raw:" + links[i].ID}, h[:]).Int64()
 				if err == nil && n != 1 {

@@ -17,6 +17,7 @@ import (
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/postgresstore"
 	"github.com/oncelink/oncelink/store/redisstore"
+	"github.com/oncelink/oncelink/store/storetest"
 	"github.com/oncelink/oncelink/token"
 	"github.com/oncelink/oncelink/verify"
 )
@@ -49,6 +50,7 @@ func pgStore(tb testing.TB) (*pgxpool.Pool, store.Store, string) {
 		tb.Fatal(err)
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = "oncelink-bench"
+	cfg.ConnConfig.Tracer = tripTracer{}
 	cfg.MaxConns = poolConns
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -81,6 +83,7 @@ func redisStore(tb testing.TB) (*goredis.Client, store.Store, string) {
 		tb.Fatal(err)
 	}
 	c := goredis.NewClient(opt)
+	c.AddHook(tripHook{})
 	prefix := "oncelink-bench-" + randomSuffix(tb)
 	tag := "{" + prefix + "}"
 	tb.Cleanup(func() {
@@ -103,6 +106,47 @@ func redisStore(tb testing.TB) (*goredis.Client, store.Store, string) {
 		tb.Fatal(err)
 	}
 	return c, st, tag
+}
+
+// trips counts the statements and commands sent to the servers, each a
+// round trip (a pipeline is one), so that a benchmark can report how many
+// a verification costs. Benchmarks run one at a time.
+var trips atomic.Int64
+
+type tripTracer struct{}
+
+func (tripTracer) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	trips.Add(1)
+	return ctx
+}
+func (tripTracer) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+type tripHook struct{}
+
+func (tripHook) DialHook(next goredis.DialHook) goredis.DialHook { return next }
+func (tripHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
+	return func(ctx context.Context, cmd goredis.Cmder) error {
+		trips.Add(1)
+		return next(ctx, cmd)
+	}
+}
+func (tripHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		trips.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+// timed runs op(i) for i in [0, b.N) on goroutines goroutines
+// ([storetest.Parallel]) and reports the round trips an op took to a
+// server (none to SQLite, which is in the process).
+func timed(b *testing.B, goroutines int, op func(i int) error) {
+	b.Helper()
+	start := trips.Load()
+	storetest.Parallel(b, goroutines, op)
+	if n := trips.Load() - start; n > 0 {
+		b.ReportMetric(float64(n)/float64(b.N), "round-trips/op")
+	}
 }
 
 // site is an issuer and a verifier over one store, as a member site runs
@@ -137,16 +181,16 @@ func newSite(tb testing.TB, st store.Store, opts ...verify.Option) *site {
 	return &site{iss: iss, v: v}
 }
 
-// runs numbers the sets of links minted in one process, so that no two
+// mints numbers the sets of links minted in one process, so that no two
 // sets share a member (the member limit counts a member's presentations).
-var runs atomic.Int64
+var mints atomic.Int64
 
 // invite mints n links in one batch, each to a member of its own, with
 // the presentation that confirms each: the address it was sent to, typed.
 func (s *site) invite(tb testing.TB, n int) []verify.Request {
 	tb.Helper()
 	ctx := context.Background()
-	run := runs.Add(1)
+	run := mints.Add(1)
 	out := make([]verify.Request, 0, n)
 	for start := 0; start < n; start += 100000 {
 		reqs := make([]token.Request, min(100000, n-start))
