@@ -31,8 +31,9 @@ import (
 //
 //   - kratos: Ory Kratos's code login (persistence/sql/persister_code.go,
 //     useOneTimeCode): the flow's submit count, UPDATE ... RETURNING, on its
-//     own; then a transaction: SELECT the flow's codes, compare the HMAC in
-//     Go, UPDATE used_at by id, COMMIT.
+//     own (here the link's row's failures column stands for the flow's
+//     submit_count); then a transaction: SELECT the flow's codes, compare
+//     the HMAC in Go, UPDATE used_at by id, COMMIT.
 //   - supabase: Supabase Auth's magic-link verify (internal/api/verify.go,
 //     verifyGet, then User.Recover): a transaction: SELECT the user by the
 //     token's hash, check expiry in Go, UPDATE by id (unconditionally: two
