@@ -40,7 +40,9 @@ func (panicCounter) Add(context.Context, int64, ...metric.AddOption) { panic("co
 
 type panicHistogram struct{ noop.Float64Histogram }
 
-func (panicHistogram) Record(context.Context, float64, ...metric.RecordOption) { panic("histogram broke") }
+func (panicHistogram) Record(context.Context, float64, ...metric.RecordOption) {
+	panic("histogram broke")
+}
 
 // A meter provider that cannot make instruments.
 type failingProvider struct{ noop.MeterProvider }
