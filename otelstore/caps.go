@@ -73,7 +73,7 @@ func withCapabilities(s *instrumented) store.Store {
 		caps |= capBatches
 	}
 	if s.hit, ok = s.st.(store.Counters); ok {
-		caps |= capHit
+		return withCounters(s, caps)
 	}
 	switch caps {
 	case capPing:
@@ -116,51 +116,54 @@ func withCapabilities(s *instrumented) store.Store {
 			tallier
 			lister
 		}{s, pinger{s}, tallier{s}, lister{s}}
-	case capHit:
-		return struct {
-			*instrumented
-			counters
-		}{s, counters{s}}
-	case capPing | capHit:
+	}
+	return s
+}
+
+// withCounters is withCapabilities for a store with [store.Counters],
+// as every store of this module has.
+func withCounters(s *instrumented, caps int) store.Store {
+	switch caps {
+	case capPing:
 		return struct {
 			*instrumented
 			pinger
 			counters
 		}{s, pinger{s}, counters{s}}
-	case capTally | capHit:
+	case capTally:
 		return struct {
 			*instrumented
 			tallier
 			counters
 		}{s, tallier{s}, counters{s}}
-	case capPing | capTally | capHit:
+	case capPing | capTally:
 		return struct {
 			*instrumented
 			pinger
 			tallier
 			counters
 		}{s, pinger{s}, tallier{s}, counters{s}}
-	case capBatches | capHit:
+	case capBatches:
 		return struct {
 			*instrumented
 			lister
 			counters
 		}{s, lister{s}, counters{s}}
-	case capPing | capBatches | capHit:
+	case capPing | capBatches:
 		return struct {
 			*instrumented
 			pinger
 			lister
 			counters
 		}{s, pinger{s}, lister{s}, counters{s}}
-	case capTally | capBatches | capHit:
+	case capTally | capBatches:
 		return struct {
 			*instrumented
 			tallier
 			lister
 			counters
 		}{s, tallier{s}, lister{s}, counters{s}}
-	case capPing | capTally | capBatches | capHit:
+	case capPing | capTally | capBatches:
 		return struct {
 			*instrumented
 			pinger
@@ -169,5 +172,8 @@ func withCapabilities(s *instrumented) store.Store {
 			counters
 		}{s, pinger{s}, tallier{s}, lister{s}, counters{s}}
 	}
-	return s
+	return struct {
+		*instrumented
+		counters
+	}{s, counters{s}}
 }

@@ -178,6 +178,9 @@ func subset(m *memstore.Store, mask int) store.Store {
 		B = store.BatchLister
 		C = store.Counters
 	)
+	if mask&8 != 0 {
+		return withCounters(m, mask)
+	}
 	switch mask {
 	case 0:
 		return struct{ S }{m}
@@ -221,6 +224,20 @@ func subset(m *memstore.Store, mask int) store.Store {
 			T
 			B
 		}{m, m, m, m}
+	}
+	return nil
+}
+
+// withCounters is subset for a mask with Counters.
+func withCounters(m *memstore.Store, mask int) store.Store {
+	type (
+		S = store.Store
+		P = store.Pinger
+		T = store.Tallier
+		B = store.BatchLister
+		C = store.Counters
+	)
+	switch mask {
 	case 8:
 		return struct {
 			S

@@ -135,17 +135,31 @@ func testCounters(t *testing.T, inner store.Store) {
 
 	testLedgerCounters(t, st, r, at)
 
+	testErrorCounters(t, st, r, single.Record)
+	checkBounded(t, r)
+}
+
+// testErrorCounters checks that failures are counted by operation and
+// type, and outcomes are not.
+func testErrorCounters(t *testing.T, st store.Store, r *reader, inserted store.Record) {
+	ctx := context.Background()
+	want := func(name string, n int64, kvs ...attribute.KeyValue) {
+		t.Helper()
+		if got := r.sum(t, name, kvs...); got != n {
+			t.Errorf("%s %v = %d, want %d", name, kvs, got, n)
+		}
+	}
 	// Errors: an invalid record, a duplicate, a store that cannot answer.
 	bad := storetest.NewLink(t, "")
 	if err := st.Insert(ctx, []store.Record{bad.Record}); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("invalid insert: %v", err)
 	}
-	if err := st.Insert(ctx, []store.Record{single.Record}); !errors.Is(err, store.ErrDuplicate) {
+	if err := st.Insert(ctx, []store.Record{inserted}); !errors.Is(err, store.ErrDuplicate) {
 		t.Fatalf("duplicate insert: %v", err)
 	}
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := st.Get(canceled, single.ID); !errors.Is(err, store.ErrUnavailable) {
+	if _, err := st.Get(canceled, inserted.ID); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("get with a canceled context: %v", err)
 	}
 	if _, err := st.Get(ctx, storetest.NewLink(t, "m-1").ID); !errors.Is(err, store.ErrNotFound) {
@@ -155,8 +169,6 @@ func testCounters(t *testing.T, inner store.Store) {
 	want(otelstore.MetricErrors, 1, kv(otelstore.KeyOperation, "insert"), kv(otelstore.KeyErrorType, "duplicate"))
 	want(otelstore.MetricErrors, 1, kv(otelstore.KeyOperation, "get"), kv(otelstore.KeyErrorType, "unavailable"))
 	want(otelstore.MetricErrors, 3) // the outcomes (used, mismatch, not found) are not errors
-
-	checkBounded(t, r)
 }
 
 // testLedgerCounters appends what the verifier, the breaker, the send guard

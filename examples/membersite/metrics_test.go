@@ -187,10 +187,16 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("peek durations: %v", n)
 	}
 
+	checkPrivate(t, site, links, res.Batch, after, text)
+}
+
+// checkPrivate fails if the metrics hold a member's id, address or number,
+// a link or the batch.
+func checkPrivate(t *testing.T, site *Site, links map[string]string, batch string, after map[string]*dto.MetricFamily, text string) {
 	// Nothing about a member, a batch or a link is in the metrics.
 	for _, m := range site.members[:3] {
 		_, tok, _ := strings.Cut(links[m.Email], "t=")
-		for _, secret := range []string{m.ID, m.Email, tok, res.Batch} {
+		for _, secret := range []string{m.ID, m.Email, tok, batch} {
 			if strings.Contains(text, secret) {
 				t.Errorf("the metrics hold %q", secret)
 			}
