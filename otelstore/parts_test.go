@@ -3,6 +3,7 @@ package otelstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -13,6 +14,7 @@ import (
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/memstore"
 	"github.com/oncelink/oncelink/token"
+	"github.com/oncelink/oncelink/verify"
 )
 
 // TestParts counts what oncelink's own parts report through the store: a
@@ -72,4 +74,51 @@ func TestParts(t *testing.T) {
 		t.Errorf("blocked for %q", be.Reason)
 	}
 	checkBounded(t, r)
+}
+
+// TestBreakerTrip: the incident's pattern (one member's link presented by
+// two other members, each with their own address) trips the verifier's
+// breaker, which is counted as a trip and a hold the breaker placed.
+func TestBreakerTrip(t *testing.T) {
+	st, r := instrument(t, memstore.New())
+	ctx := context.Background()
+	key, err := token.GenerateHMACKey("k1")
+	must(t, err)
+	keys, err := token.NewKeyring(key)
+	must(t, err)
+	iss, err := token.NewIssuer(keys, st, token.WithBaseURL("https://members.example.org/login"))
+	must(t, err)
+	p, err := iss.Parser()
+	must(t, err)
+	reqs := make([]token.Request, 10)
+	for i := range reqs {
+		reqs[i] = token.Request{Member: fmt.Sprintf("m-%d", i), Purpose: token.PurposeLogin, Recipient: fmt.Sprintf("member%d@example.org", i)}
+	}
+	links, err := iss.MintBatch(ctx, "invite-1", reqs)
+	must(t, err)
+	tripped := make(chan verify.Trip, 1)
+	v, err := verify.New(p, st, verify.WithBreaker(verify.Breaker{OnTrip: func(_ context.Context, tr verify.Trip) { tripped <- tr }}))
+	must(t, err)
+	for i, who := range []string{"member1@example.org", "member2@example.org"} {
+		_, err := v.Consume(ctx, verify.Request{Link: links[0].URL, Purpose: token.PurposeLogin,
+			Identity: verify.Identity{Email: who}, IP: fmt.Sprintf("192.0.2.%d", i+1), UserAgent: "mail client " + who})
+		if !errors.Is(err, verify.ErrMismatch) {
+			t.Fatalf("%s with member0's link: %v", who, err)
+		}
+	}
+	select {
+	case <-tripped:
+	default:
+		t.Fatal("the breaker did not trip")
+	}
+	want := func(name string, n int64, kvs ...attribute.KeyValue) {
+		t.Helper()
+		if got := r.sum(t, name, kvs...); got != n {
+			t.Errorf("%s %v = %d, want %d", name, kvs, got, n)
+		}
+	}
+	want(otelstore.MetricTrips, 1)
+	want(otelstore.MetricPlaced, 1, otelstore.KeyBy.String("breaker"), otelstore.KeyScope.String("batch"))
+	want(otelstore.MetricRefusals, 2, otelstore.KeyReason.String(string(store.ReasonMismatch)))
+	want(otelstore.MetricConsumed, 0)
 }
