@@ -18,11 +18,12 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
 	data := flag.String("data", filepath.Join(os.TempDir(), "oncelink-membersite"), "directory for the signing key, the SQLite file and the outbox")
 	storeURL := flag.String("store", os.Getenv("ONCELINK_STORE"), "store URL (default: sqlite:<data>/oncelink.db)")
+	metricsAddr := flag.String("metrics", "127.0.0.1:9464", "address to serve the metrics at, for Prometheus (\"\": none)")
 	smtp := SMTPConfig{User: os.Getenv("ONCELINK_SMTP_USER"), Password: os.Getenv("ONCELINK_SMTP_PASSWORD")}
 	flag.StringVar(&smtp.Addr, "smtp", os.Getenv("ONCELINK_SMTP"), "SMTP server host:port to send mail through (default: keep every message in the outbox)")
 	flag.StringVar(&smtp.From, "smtp-from", envOr("ONCELINK_SMTP_FROM", defaultFrom), "sender address of the site's mail")
 	flag.Parse()
-	if err := run(*addr, *data, *storeURL, smtp); err != nil {
+	if err := run(*addr, *metricsAddr, *data, *storeURL, smtp); err != nil {
 		fmt.Fprintln(os.Stderr, "membersite:", err)
 		os.Exit(1)
 	}
@@ -35,7 +36,7 @@ func envOr(name, def string) string {
 	return def
 }
 
-func run(addr, data, storeURL string, smtp SMTPConfig) error {
+func run(addr, metricsAddr, data, storeURL string, smtp SMTPConfig) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if storeURL == "" {
@@ -62,6 +63,13 @@ func run(addr, data, storeURL string, smtp SMTPConfig) error {
 		fmt.Printf(", %s/outbox", base)
 	}
 	fmt.Println()
+	if metricsAddr != "" {
+		where, err := serveMetrics(ctx, metricsAddr, site.MetricsHandler())
+		if err != nil {
+			return err
+		}
+		fmt.Printf("  metrics:   http://%s/metrics (Prometheus)\n", where)
+	}
 	fmt.Printf("press Ctrl-C to stop\n")
 	go func() {
 		<-ctx.Done()

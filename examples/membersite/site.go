@@ -64,6 +64,7 @@ type Site struct {
 	mail       Transport
 	from       string
 	adminKey   string
+	metrics    *metrics
 
 	mu    sync.Mutex
 	trips []verify.Trip
@@ -81,7 +82,12 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Site{cfg: cfg, st: st, closeStore: closeStore, sessions: newSessions(), byID: map[string]Member{},
+	m, st, err := instrument(st)
+	if err != nil {
+		closeStore()
+		return nil, err
+	}
+	s := &Site{cfg: cfg, st: st, closeStore: closeStore, metrics: m, sessions: newSessions(), byID: map[string]Member{},
 		byEmail: map[string]Member{}, byNumber: map[string]Member{}}
 	fail := func(err error) (*Site, error) {
 		closeStore()
@@ -175,7 +181,7 @@ func (s *Site) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	err := s.requests.Close(ctx)
-	return errors.Join(err, s.closeStore())
+	return errors.Join(err, s.metrics.close(), s.closeStore())
 }
 
 var seedNames = []string{
