@@ -17,7 +17,7 @@ const (
 	queueMax = 1024
 	// queueWait bounds how long a refusal waits for its ledger write
 	// before it answers; the write still happens.
-	queueWait = time.Second
+	queueWait = 5 * time.Second
 	// queueWrite bounds one ledger write.
 	queueWrite = 10 * time.Second
 )
