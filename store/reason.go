@@ -50,4 +50,9 @@ const (
 	ReasonUnavailable Reason = "unavailable"
 	// ReasonConfig: the request or the verifier's configuration is invalid.
 	ReasonConfig Reason = "config"
+	// ReasonUnitemised: not one refusal but Count of them that the verifier
+	// refused without itemising them in the ledger (its queue of ledger
+	// writes was full, or their write failed); Detail says so in words.
+	// Readers that count refusals add Count.
+	ReasonUnitemised Reason = "unitemised"
 )

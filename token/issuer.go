@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
@@ -151,15 +152,12 @@ func (i *Issuer) MintBatch(ctx context.Context, batch string, reqs []Request) ([
 	if err := validText("batch", batch, store.MaxBatchLen); err != nil {
 		return nil, err
 	}
-	links, recs, err := i.mintMany(ctx, batch, reqs)
-	if err != nil {
-		return nil, err
+	links, err := i.record(ctx, batch, reqs)
+	if ie := (*insertError)(nil); errors.As(err, &ie) {
+		i.cfg.logger.WarnContext(ctx, "oncelink: batch not recorded", "batch", batch, "links", len(reqs), "error", ie.err)
+		return nil, fmt.Errorf("%w: batch %q: %w", ErrMint, batch, ie.err)
 	}
-	if err := i.st.Insert(ctx, recs); err != nil {
-		i.cfg.logger.WarnContext(ctx, "oncelink: batch not recorded", "batch", batch, "links", len(reqs), "error", err)
-		return nil, fmt.Errorf("%w: batch %q: %w", ErrMint, batch, err)
-	}
-	return links, nil
+	return links, err
 }
 
 func (i *Issuer) mintMany(ctx context.Context, batch string, reqs []Request) ([]*Link, []store.Record, error) {
@@ -318,14 +316,14 @@ func (i *Issuer) MintStream(ctx context.Context, batch string, reqs iter.Seq[Req
 		if len(buf) == 0 {
 			return nil
 		}
-		links, recs, err := i.mintMany(ctx, batch, buf)
+		links, err := i.record(ctx, batch, buf)
+		if ie := (*insertError)(nil); errors.As(err, &ie) {
+			return fmt.Errorf("%w: batch %q after %d links: %w", ErrMint, batch, recorded, ie.err)
+		}
 		if err != nil {
 			return err
 		}
-		if err := i.st.Insert(ctx, recs); err != nil {
-			return fmt.Errorf("%w: batch %q after %d links: %w", ErrMint, batch, recorded, err)
-		}
-		recorded += len(recs)
+		recorded += len(links)
 		buf = buf[:0]
 		return emit(links)
 	}

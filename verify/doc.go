@@ -96,7 +96,11 @@
 // links by token id, never by token. Refusals of input that cannot be
 // authenticated are rate-limited in the ledger ([WithLedgerRate]) so that
 // garbage cannot flood the store; refusals of authentic links are always
-// recorded.
+// recorded, in grouped writes through a bounded queue: past its bound a
+// refusal is counted and the ledger records the count as one entry with
+// [store.ReasonUnitemised], so that a replay storm can neither take the
+// store's connections from logins nor pass unrecorded. A refusal whose
+// ledger write fails is still a refusal.
 //
 // A [Request] carries the client's address and user agent as the site
 // determined them: behind a proxy, the site must take them from a header it

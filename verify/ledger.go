@@ -22,9 +22,10 @@ type refusal struct {
 	detail string
 }
 
-// refuse logs a refusal and records it in the ledger, once, and returns the
-// entry. Refusals of input that could not be authenticated are rate-limited
-// in the ledger. Every text is bounded UTF-8 ([store.CleanText]), so that no
+// refuse logs a refusal and records it in the ledger, once, through the
+// verifier's queue of ledger writes ([ledgerQueue]), and returns the entry.
+// Refusals of input that could not be authenticated are rate-limited in the
+// ledger. Every text is bounded UTF-8 ([store.CleanText]), so that no
 // byte a client sends can fail the write.
 func (v *Verifier) refuse(ctx context.Context, r refusal) store.Event {
 	reason := r.reason
@@ -51,15 +52,7 @@ func (v *Verifier) refuse(ctx context.Context, r refusal) store.Event {
 		level = slog.LevelWarn
 	}
 	v.cfg.logger.Log(ctx, level, "oncelink: link refused", attrs...)
-	if reason == store.ReasonUnavailable && ctx.Err() != nil {
-		// The deadline that refused the link would refuse the record too.
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-	}
-	if err := v.st.Append(ctx, ev); err != nil {
-		v.cfg.logger.ErrorContext(ctx, "oncelink: refusal not recorded in the ledger", "reason", string(reason), "error", err)
-	}
+	wait(ctx, v.ledger.add(ev, reason == store.ReasonMismatch && ev.Detail == ""))
 	return ev
 }
 

@@ -23,6 +23,7 @@ type Verifier struct {
 	breaker  *breaker
 
 	limiter rateLimiter
+	ledger  *ledgerQueue
 }
 
 func init() {
@@ -46,7 +47,7 @@ func New(p *token.Parser, st store.Store, opts ...Option) (*Verifier, error) {
 		return nil, fmt.Errorf("%w: the store %T has no counters (store.Counters) to hold the member limit", ErrConfig, st)
 	}
 	return &Verifier{p: p, st: st, counters: c, cfg: cfg, breaker: newBreaker(cfg.breaker),
-		limiter: rateLimiter{rate: cfg.ledgerRate}}, nil
+		limiter: rateLimiter{rate: cfg.ledgerRate}, ledger: newLedgerQueue(st, cfg.logger)}, nil
 }
 
 // Peek checks a link as Consume does and consumes nothing: for the page a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -18,7 +19,7 @@ var ErrURL = errors.New("oncelink: invalid store URL")
 // MySQLConfig turns a store URL of the form
 // mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?PARAMS] into the driver's
 // configuration and the store's options: oncelink_prefix=P picks the table
-// prefix, and every other parameter is one of the driver's
+// prefix, oncelink_max_conns=N bounds the store's connections, and every other parameter is one of the driver's
 // (github.com/go-sql-driver/mysql), such as tls=true or timeout=5s. The port
 // defaults to 3306.
 func MySQLConfig(raw string) (*mysql.Config, []mysqlstore.Option, error) {
@@ -39,6 +40,14 @@ func MySQLConfig(raw string) (*mysql.Config, []mysqlstore.Option, error) {
 		opts = append(opts, mysqlstore.WithTablePrefix(q.Get("oncelink_prefix")))
 	}
 	q.Del("oncelink_prefix")
+	if q.Has("oncelink_max_conns") {
+		n, err := strconv.Atoi(q.Get("oncelink_max_conns"))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: mysql: oncelink_max_conns is not a number", ErrURL)
+		}
+		opts = append(opts, mysqlstore.WithMaxConns(n))
+	}
+	q.Del("oncelink_max_conns")
 	port := u.Port()
 	if port == "" {
 		port = "3306"

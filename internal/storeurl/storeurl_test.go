@@ -21,6 +21,8 @@ func TestMySQLConfig(t *testing.T) {
 		{name: "default port", url: "mysql://app@db.example.org/site", wantUser: "app", wantDB: "site", wantAddr: "db.example.org:3306"},
 		{name: "password with specials", url: "mysql://app:p%40ss%2Fw:rd@db:3307/site", wantUser: "app", wantPass: "p@ss/w:rd", wantDB: "site", wantAddr: "db:3307"},
 		{name: "prefix and driver parameters", url: "mysql://app@db/site?oncelink_prefix=x_&timeout=3s", wantUser: "app", wantDB: "site", wantAddr: "db:3306", wantOpts: 1, wantTimeout: 3 * time.Second},
+		{name: "max connections", url: "mysql://app@db/site?oncelink_max_conns=64", wantUser: "app", wantDB: "site", wantAddr: "db:3306", wantOpts: 1},
+		{name: "max connections not a number", url: "mysql://app@db/site?oncelink_max_conns=many", wantErr: true},
 		{name: "IPv6", url: "mysql://app@[::1]:3306/site", wantUser: "app", wantDB: "site", wantAddr: "[::1]:3306"},
 		{name: "no database", url: "mysql://app@db:3306/", wantErr: true},
 		{name: "two path segments", url: "mysql://app@db:3306/a/b", wantErr: true},

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/oncelink/oncelink/internal/loadtest"
 	"github.com/oncelink/oncelink/internal/teststores"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/storetest"
@@ -253,4 +254,20 @@ func BenchmarkWatermark(b *testing.B) {
 			sb.ReportMetric(float64(index)/float64(size.n), "index-B/token")
 		})
 	}
+}
+
+// BenchmarkConsumeClean and BenchmarkConsumeMixed run a verifier on the
+// store with a pool of 32 connections: each link presented once by its
+// owner, against each link presented three times with one identity in
+// five wrong, every refusal written to the ledger (see
+// internal/loadtest). One op is one presentation.
+func BenchmarkConsumeClean(b *testing.B) { benchLoad(b, 1, 0) }
+
+// BenchmarkConsumeMixed: see [BenchmarkConsumeClean].
+func BenchmarkConsumeMixed(b *testing.B) { benchLoad(b, 3, 0.2) }
+
+func benchLoad(b *testing.B, presentations int, wrong float64) {
+	pool := newPool(b, "oncelink-load", 32)
+	s, _ := benchStore(b, pool)
+	b.Run("goroutines=16", func(b *testing.B) { loadtest.BenchConsume(b, s, 16, presentations, wrong) })
 }

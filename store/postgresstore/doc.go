@@ -11,6 +11,10 @@
 //	if err != nil { ... }
 //	if err := st.Migrate(ctx); err != nil { ... }
 //
+// The pool is the caller's: size it for the concurrency of logins, not the
+// number of cores (a consume waits on the commit far longer than it uses a
+// core; storeurl opens pools of four connections a core, at least 16).
+//
 // Consume succeeds in one statement and one round trip: a single UPDATE
 // whose WHERE clause holds every check (secret hash, status, expiry, state,
 // and the holds and watermarks that cover the record, found with one index
@@ -19,7 +23,9 @@
 // lock is granted, so of any number of concurrent consumers, in any number of
 // processes, exactly one succeeds. A refusal takes a second statement, the
 // one Peek runs, which tells why in contract order and changes nothing. Peek
-// is one SELECT. Insert of more than a few records is one COPY; Revoke is one
+// is one SELECT. Insert of more than a few records is one COPY, and so is
+// InsertSeq ([store.StreamInserter]), fed as the caller yields records, so
+// that minting signs the next links while the server writes; Revoke is one
 // UPDATE; Watermark and WatermarkNow are one upsert each. Every Insert draws
 // one number of the schema's sequence for its records; WatermarkNow draws
 // one too, so that it covers every committed record whatever its issue time.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/oncelink/oncelink/internal/loadtest"
 	"github.com/oncelink/oncelink/internal/teststores"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/sqlitestore"
@@ -142,4 +143,23 @@ func rawInsert(db *sql.DB, recs []store.Record) error {
 		}
 	}
 	return tx.Commit()
+}
+
+// BenchmarkConsumeClean and BenchmarkConsumeMixed run a verifier on a
+// store in a file: each link presented once by its owner, against each
+// link presented three times with one identity in five wrong, every
+// refusal written to the ledger (see internal/loadtest). One op is one
+// presentation.
+func BenchmarkConsumeClean(b *testing.B) { benchLoad(b, 1, 0) }
+
+// BenchmarkConsumeMixed: see [BenchmarkConsumeClean].
+func BenchmarkConsumeMixed(b *testing.B) { benchLoad(b, 3, 0.2) }
+
+func benchLoad(b *testing.B, presentations int, wrong float64) {
+	s, err := sqlitestore.Open(context.Background(), filepath.Join(b.TempDir(), "load.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	b.Run("goroutines=16", func(b *testing.B) { loadtest.BenchConsume(b, s, 16, presentations, wrong) })
 }

@@ -20,8 +20,14 @@
 // A [Store] holds two connection pools on the file: one write connection,
 // on which every write of the process queues (so that writers of one
 // process wait in Go rather than in SQLite's sleeping busy handler), and a
-// few read-only connections ([WithReaders]) that, in WAL mode, never block
-// the writer nor are blocked by it.
+// few read-only connections ([WithReaders], max(4, GOMAXPROCS) by default)
+// that, in WAL mode, never block the writer nor are blocked by it. A second
+// write connection would only wait for the file's lock.
+//
+// [Store.Insert] is one IMMEDIATE transaction of multi-row INSERTs;
+// [Store.InsertSeq] ([store.StreamInserter]) is the same transaction fed as
+// the caller yields records, so that minting signs the next links on the
+// other cores while SQLite writes.
 //
 // [Store.Consume] is one statement on the write connection: an UPDATE whose
 // WHERE clause holds every check (secret hash, status, watermarks and holds

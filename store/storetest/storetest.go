@@ -75,6 +75,8 @@ var cases = []struct {
 	// Peek, Consume and Tally against store.Check and store.Decide
 	// (decide.go).
 	{"PeekDecides", testPeekDecides},
+	// Streamed inserts, the store's own or through Insert (stream.go).
+	{"InsertSeq", testInsertSeq},
 }
 
 // Run runs the whole conformance suite against stores made by newStore,

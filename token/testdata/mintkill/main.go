@@ -14,6 +14,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"iter"
 	"os"
 	"strconv"
 
@@ -30,6 +31,13 @@ type announcing struct{ store.Store }
 func (a announcing) Insert(ctx context.Context, recs []store.Record) error {
 	fmt.Println("inserting")
 	return a.Store.Insert(ctx, recs)
+}
+
+// InsertSeq keeps the store's streamed insert: the batch is handed to the
+// store as its first block is signed.
+func (a announcing) InsertSeq(ctx context.Context, recs iter.Seq2[store.Record, error]) error {
+	fmt.Println("inserting")
+	return store.InsertSeq(ctx, a.Store, recs)
 }
 
 func main() {
