@@ -2,9 +2,11 @@ package otelstore_test
 
 import (
 	"context"
+	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"iter"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -16,6 +18,7 @@ import (
 	"github.com/oncelink/oncelink/otelstore"
 	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/store/memstore"
+	"github.com/oncelink/oncelink/store/storetest"
 )
 
 // storeDecls parses package store (without its tests).
@@ -136,7 +139,9 @@ func TestCapabilities(t *testing.T) {
 	for _, c := range capabilities {
 		optional = append(optional, c.name)
 	}
-	want := append([]string{"Store", "Tokens", "Holds", "Ledger"}, optional...)
+	// StreamInserter is offered whatever the store: without it the
+	// decorator does what store.InsertSeq does (TestInsertSeq).
+	want := append([]string{"Store", "Tokens", "Holds", "Ledger", "StreamInserter"}, optional...)
 	slices.Sort(declared)
 	slices.Sort(want)
 	if !slices.Equal(declared, want) {
@@ -290,4 +295,47 @@ func withCounters(m *memstore.Store, mask int) store.Store {
 		B
 		C
 	}{m, m, m, m, m}
+}
+
+// TestInsertSeq: a streamed insert through the decorator is counted as
+// minted once it is in, and not at all when it fails, on a store with
+// [store.StreamInserter] (SQLite) and one without (memory).
+func TestInsertSeq(t *testing.T) {
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			st, r := instrument(t, e.open(t))
+			var recs []store.Record
+			for range 3 {
+				l := storetest.NewLink(t, "m-1")
+				l.Batch = "b-1"
+				recs = append(recs, l.Record)
+			}
+			seq := func(stop error) iter.Seq2[store.Record, error] {
+				return func(yield func(store.Record, error) bool) {
+					for _, rec := range recs {
+						if !yield(rec, nil) {
+							return
+						}
+					}
+					if stop != nil {
+						yield(store.Record{}, stop)
+					}
+				}
+			}
+			stop := errors.New("signing failed")
+			if err := st.(store.StreamInserter).InsertSeq(context.Background(), seq(stop)); !errors.Is(err, stop) {
+				t.Fatalf("InsertSeq with a failing source: %v", err)
+			}
+			if n := r.sum(t, otelstore.MetricMinted, kv(otelstore.KeyKind, "batch")); n != 0 {
+				t.Fatalf("a failed streamed insert counted %d links minted", n)
+			}
+			must(t, st.(store.StreamInserter).InsertSeq(context.Background(), seq(nil)))
+			if n := r.sum(t, otelstore.MetricMinted, kv(otelstore.KeyKind, "batch")); n != 3 {
+				t.Fatalf("a streamed insert of 3 counted %d links minted", n)
+			}
+			if _, err := st.Get(context.Background(), recs[2].ID); err != nil {
+				t.Fatalf("the streamed records are not in the store: %v", err)
+			}
+		})
+	}
 }

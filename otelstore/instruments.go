@@ -119,7 +119,7 @@ var reasons = [...]store.Reason{
 	store.ReasonMalformed, store.ReasonSignature, store.ReasonForged, store.ReasonSecret, store.ReasonClaims,
 	store.ReasonPurpose, store.ReasonExpired, store.ReasonIdentityRequired, store.ReasonMismatch,
 	store.ReasonThrottled, store.ReasonUsed, store.ReasonRevoked, store.ReasonFrozen, store.ReasonStale,
-	store.ReasonNotFound, store.ReasonUnavailable, store.ReasonConfig,
+	store.ReasonNotFound, store.ReasonUnavailable, store.ReasonConfig, store.ReasonUnitemised,
 }
 
 // guardReasons are the send guard's reasons for a blocked message

@@ -3,6 +3,7 @@ package otelstore
 import (
 	"context"
 	"fmt"
+	"iter"
 	"time"
 
 	"github.com/oncelink/oncelink/store"
@@ -13,6 +14,8 @@ import (
 // optional capabilities st has ([store.Pinger], [store.Tallier],
 // [store.BatchLister], [store.Counters]), each instrumented too, so that
 // a caller that looks for one finds it, or does not, as with st itself.
+// It always has [store.StreamInserter]: for a store without it, InsertSeq
+// does what [store.InsertSeq] would, one Insert of all the records.
 // Closing stays with st: close it, not the store New returns.
 func New(st store.Store, opts ...Option) (store.Store, error) {
 	if st == nil {
@@ -48,6 +51,32 @@ func (s *instrumented) Insert(ctx context.Context, recs []store.Record) error {
 	start := time.Now()
 	err := s.st.Insert(ctx, recs)
 	s.inserted(ctx, start, recs, err)
+	return err
+}
+
+// InsertSeq inserts through the store's [store.StreamInserter] when it has
+// one, and otherwise as [store.InsertSeq] does without one: it collects the
+// records and makes one Insert. Either way the outcome is the store's, so
+// the decorator offers it whatever the store it wraps.
+func (s *instrumented) InsertSeq(ctx context.Context, recs iter.Seq2[store.Record, error]) error {
+	start := time.Now()
+	var single, batch int64
+	counted := func(yield func(store.Record, error) bool) {
+		for r, err := range recs {
+			if err == nil {
+				if r.Batch == "" {
+					single++
+				} else {
+					batch++
+				}
+			}
+			if !yield(r, err) {
+				return
+			}
+		}
+	}
+	err := store.InsertSeq(ctx, s.st, counted)
+	s.minted(ctx, start, single, batch, err)
 	return err
 }
 

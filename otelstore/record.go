@@ -51,9 +51,21 @@ func (s *instrumented) failure(ctx context.Context, o op, err error) {
 // inserted counts the links an Insert recorded, by kind: a link of no
 // batch is minted on its own, one of a batch by MintBatch or MintStream.
 func (s *instrumented) inserted(ctx context.Context, start time.Time, recs []store.Record, err error) {
+	var single int64
+	for i := range recs {
+		if recs[i].Batch == "" {
+			single++
+		}
+	}
+	s.minted(ctx, start, single, int64(len(recs))-single, err)
+}
+
+// minted records an Insert or an InsertSeq of single links and links of a
+// batch.
+func (s *instrumented) minted(ctx context.Context, start time.Time, single, batch int64, err error) {
 	defer recovered()
 	d := s.in.durationOf[opInsert]
-	if len(recs) > 0 && recs[0].Batch != "" {
+	if batch > 0 {
 		d = s.in.insertBatch
 	}
 	s.in.duration.Record(ctx, time.Since(start).Seconds(), d)
@@ -61,16 +73,10 @@ func (s *instrumented) inserted(ctx context.Context, start time.Time, recs []sto
 	if err != nil {
 		return
 	}
-	var single int64
-	for i := range recs {
-		if recs[i].Batch == "" {
-			single++
-		}
-	}
 	if single > 0 {
 		s.in.minted.Add(ctx, single, s.in.mintSingle)
 	}
-	if batch := int64(len(recs)) - single; batch > 0 {
+	if batch > 0 {
 		s.in.minted.Add(ctx, batch, s.in.mintBatch)
 	}
 }
@@ -156,7 +162,12 @@ func (s *instrumented) event(ctx context.Context, e *store.Event) {
 		if !ok {
 			o = in.reasonOther
 		}
-		in.refusals.Add(ctx, 1, o)
+		n := int64(1)
+		if store.Reason(e.Reason) == store.ReasonUnitemised && e.Count > 1 {
+			// One entry for the refusals the verifier could not itemise.
+			n = e.Count
+		}
+		in.refusals.Add(ctx, n, o)
 	case store.EventBlocked:
 		o, ok := in.blockedBy[e.Reason]
 		if !ok {
