@@ -38,7 +38,7 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin:.2rem 0 .6rem}
 table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee;font-size:.9rem;vertical-align:top}
 th{background:#f0f0ec;position:sticky;top:0}
-td.wrap{max-width:22rem;overflow-wrap:anywhere}
+td.wrap{min-width:12rem;max-width:24rem;overflow-wrap:anywhere}
 .num{text-align:right;font-variant-numeric:tabular-nums}
 .alert{background:#fdecea;border:1px solid #b3261e;padding:.6rem .9rem;border-radius:6px}
 .ok{background:#e7f4ea;border:1px solid #2e7d32;padding:.6rem .9rem;border-radius:6px}
@@ -113,7 +113,7 @@ const consoleConfirm = `{{define "confirm.html"}}{{template "head" "Confirm"}}{{
 {{else}}<h1>{{if eq .Intent.Action "freeze"}}Freeze{{else if eq .Intent.Action "thaw"}}Thaw{{else}}Revoke{{end}} {{.What}}?</h1>
 {{with .Notice}}<p class="alert" role="alert" id="notice">{{.}}</p>{{end}}
 <section aria-labelledby="cover-h"><h2 id="cover-h">What it covers</h2>
-<p id="covers">{{.What}} covers <strong id="links">{{.Cover.Links}}</strong> links: <strong id="outstanding">{{.Cover.Outstanding}}</strong> outstanding (usable, or frozen), {{.Cover.Consumed}} consumed.</p>
+<p id="covers">It covers <strong id="links">{{.Cover.Links}}</strong> links: <strong id="outstanding">{{.Cover.Outstanding}}</strong> outstanding (usable, or frozen), {{.Cover.Consumed}} consumed.</p>
 {{if eq .Intent.Action "freeze"}}<p>{{if .Cover.Held}}It is already frozen; freezing again changes nothing.{{else}}Its {{.Cover.Outstanding}} outstanding links will be refused from the next request on, on every instance, until a thaw. Nothing is deleted; sessions already open stay open.{{end}}</p>
 {{else if eq .Intent.Action "thaw"}}<p>Its outstanding links that no other hold covers can be used again.</p>
 {{else}}<p>Its {{.Cover.Outstanding}} outstanding links will never work again. This cannot be undone.</p>
@@ -135,7 +135,7 @@ const consoleReport = `{{define "uses"}}<div class="scroll"><table id="{{.ID}}">
 </tbody></table></div>{{end}}
 {{define "report.html"}}{{template "head" "Report"}}{{template "who" .Actor}}
 {{with .Report}}<h1>Who was affected{{if .Batch}}: batch {{.Batch}}{{end}}</h1>
-<p>{{if not .Since.IsZero}}From {{ts .Since}} {{end}}{{if not .Until.IsZero}}until {{ts .Until}} {{end}}UTC; made {{ts .Generated}} UTC from the store's ledger. <a href="report.csv?{{$.Query}}" id="csv">Download as CSV</a> · <a href="./{{if .Batch}}?batch={{.Batch}}#timeline-h{{end}}">Timeline</a></p>
+<p>Made {{ts .Generated}} UTC from the store's ledger{{if not .Since.IsZero}}, from {{ts .Since}}{{end}}{{if not .Until.IsZero}} until {{ts .Until}}{{end}}. <a href="report.csv?{{$.Query}}" id="csv">Download as CSV</a> · <a href="./{{if .Batch}}?batch={{.Batch}}#timeline-h{{end}}">Timeline</a></p>
 <section aria-labelledby="counts-h"><h2 id="counts-h">In numbers</h2>
 <p id="counts">{{.Counts.Issued}} links issued; {{.Counts.Logins}} logins with the link's own identity, {{.Counts.UnconfirmedLogins}} without one compared; {{.Counts.Mismatches}} mismatches; {{.Counts.Replays}} replays; {{.Counts.Refused}} refused clicks in all; <strong>{{.Counts.Affected}} members to contact</strong>.</p></section>
 <section aria-labelledby="affected-h"><h2 id="affected-h">Members to contact</h2>

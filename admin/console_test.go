@@ -208,7 +208,7 @@ func TestConsoleIncident(t *testing.T) {
 
 			freeze := url.Values{"action": {"freeze"}, "scope": {"batch"}, "batch": {" inc-000 "}, "reason": {"wrong mailboxes"}}
 			code, page := c.get("confirm?" + freeze.Encode())
-			if code != 200 || !strings.Contains(text(page), `batch "inc-000" covers 10 links: 7 outstanding`) {
+			if code != 200 || !strings.Contains(text(page), `Freeze batch "inc-000"? What it covers It covers 10 links: 7 outstanding`) {
 				t.Fatalf("freeze confirmation: %d\n%s", code, text(page))
 			}
 			_, page = c.post("act", freeze)
