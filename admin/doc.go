@@ -41,10 +41,19 @@
 //
 // [Admin.Report] lists, for a batch or a window, every member who received a
 // link, every consumption (presented identity, address, user agent,
-// session) and every refusal, and names the affected members: those whose
-// link was consumed or presented with an identity that did not match. Each
-// link's status is what Consume would answer for it ([store.Decide]). JSON
-// and CSV ([Report.WriteCSV]) come from the same report.
+// session) and every refusal, and tells apart mismatches (another member's
+// link presented), replays (a used link presented again) and logins. It
+// names the affected members, with the addresses the store holds: a
+// mismatch, a replay, or a login no identity confirmed. Each link's status
+// is what Consume would answer for it ([store.Decide]). JSON and CSV
+// ([Report.WriteCSV]) come from the same report.
+//
+// # JSON
+//
+// The HTTP API, the report and the oncelink command's --json speak one
+// vocabulary: snake_case keys, scopes, kinds and statuses as words, RFC 3339
+// times, empty lists as []. [OpenAPI] is the HTTP API's OpenAPI 3.1
+// document, which the handler serves at GET /openapi.json.
 //
 // # The console and the timeline
 //
@@ -81,5 +90,6 @@
 // # Backwards compatibility
 //
 // The HTTP API's paths and JSON fields are stable within a major version;
-// new fields may be added to responses.
+// new fields may be added to responses, and to the OpenAPI document with
+// them.
 package admin

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/oncelink/oncelink/store"
@@ -43,4 +44,26 @@ func (j jsonFilter) filter() store.Filter {
 		f.IssuedBefore = *j.IssuedBefore
 	}
 	return f
+}
+
+// checkJSONFilter refuses what [store.Filter.Validate] refuses, in the
+// words of the request's JSON fields; the error wraps [ErrRequest].
+func checkJSONFilter(f store.Filter) error {
+	bad := func(format string, a ...any) error { return fmt.Errorf("%w: %s", ErrRequest, fmt.Sprintf(format, a...)) }
+	rest := f
+	rest.All = false
+	switch {
+	case f.IsEmpty():
+		return bad(`the filter is empty: set "all": true to revoke everything, or ids, members, batches, purpose, issued_from, issued_before or consumed`)
+	case f.All && !rest.IsEmpty():
+		return bad(`"all" cannot be combined with another field of the filter`)
+	case len(f.IDs)+len(f.Members)+len(f.Batches) > store.MaxFilterValues:
+		return bad("ids, members and batches name %d values together, at most %d", len(f.IDs)+len(f.Members)+len(f.Batches), store.MaxFilterValues)
+	case !f.IssuedFrom.IsZero() && !f.IssuedBefore.IsZero() && !f.IssuedBefore.After(f.IssuedFrom):
+		return bad("issued_before must be after issued_from")
+	}
+	if err := f.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrRequest, err)
+	}
+	return nil
 }

@@ -30,6 +30,7 @@ const maxRequestBody = 1 << 20
 //	GET  /state                                          → holds and watermarks
 //	GET  /batches                                        → {"batches": [BatchReport...]}
 //	GET  /report?batch=...&since=...&until=...&format=json|csv
+//	GET  /openapi.json                                   → the OpenAPI 3.1 document of this API ([OpenAPI])
 //
 // Every request is refused with 403 unless authorize says yes. POST bodies
 // must be JSON (application/json), at most 1 MiB, with no
@@ -60,6 +61,7 @@ func NewHandler(a *Admin, authorize Authorizer, opts ...HandlerOption) (http.Han
 	mux.HandleFunc("GET /state", h.state)
 	mux.HandleFunc("GET /batches", h.batches)
 	mux.HandleFunc("GET /report", h.report)
+	mux.HandleFunc("GET /openapi.json", h.openapi)
 	cop := http.NewCrossOriginProtection()
 	return cop.Handler(h.guard(mux)), nil
 }
@@ -184,7 +186,7 @@ func (h *handler) revoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := req.Filter.filter()
-	if err := f.Validate(); err != nil {
+	if err := checkJSONFilter(f); err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}

@@ -15,13 +15,27 @@
 // key); migrate is the same command. memory: is refused: no other process
 // can reach it.
 //
+// Every command explains itself: 'oncelink CMD --help' (or -h, or
+// 'oncelink help CMD') prints its flags and a worked example, with exit 0.
+// A usage error names the flag that was wrong and points at that help.
+// Durations take days: --older-than 30d, 1d12h, 12h.
+//
 // Every freeze, thaw and revoke prints how many outstanding links it covers
-// and refuses a scope that matches no link unless --force. A revoke as wide
-// as everything (--all, more than half of the outstanding links, or all of a
-// purpose) asks for its count to be typed unless --yes. Exit codes: 0 done,
-// 1 failed (the store did not answer, refused, or is not there), 2 usage
-// error, 3 not confirmed, 4 matched no link; nothing was done in cases 2 to
-// 4.
+// and refuses a scope that matches no link unless --force; a revoke's
+// --dry-run counts the same outstanding links the revoke then stops. A
+// revoke as wide as everything (--all, more than half of the outstanding
+// links, or all of a purpose) asks for its count to be typed unless --yes.
+// Every freeze, thaw, revoke and purge takes --actor, who is acting,
+// recorded in the ledger with the action: by default $ONCELINK_ACTOR, else
+// the operating system's user (os/user; under sudo, $SUDO_USER; else
+// $USER).
+//
+// --json writes what the admin HTTP API writes: snake_case keys, scopes
+// and statuses as words, RFC 3339 times, [] for an empty list.
+//
+// Exit codes: 0 done (a --help included), 1 failed (the store did not
+// answer, refused, or is not there), 2 usage error, 3 not confirmed, 4
+// matched no link; nothing was done in cases 2 to 4.
 //
 // # Security considerations
 //

@@ -37,19 +37,26 @@ Commands:
   revoke    revoke links (--all, --ids, --members, --batches, --purpose,
             --issued-from, --issued-before, --consumed), --dry-run first
   state     list freezes and watermarks in force
-  report    who was affected (--batch B, --since T, --until T), --csv or --json
+  report    who was affected: mismatches, replays, logins, with addresses
+            (--batch B, --since T, --until T), --csv or --json
   purge     delete records that expired and ledger entries older than a
-            cut-off (--older-than 720h or --before T), --dry-run first
+            cut-off (--older-than 30d or --before T), --dry-run first
   init      create the store, or bring it up to date: the SQLite file, the
             PostgreSQL or MariaDB migrations (--repair: a Redis store that
             lost its control key); migrate is the same command
 
 The store URL is --store or $ONCELINK_STORE: sqlite:PATH, postgres://...,
 mysql://..., redis://... Every command but init opens an existing store and
-creates nothing. Times are RFC 3339 (2026-11-25T09:00:00Z).
+creates nothing. Times are RFC 3339 (2026-11-25T09:00:00Z); durations take
+days (30d, 1d12h, 12h).
+
+'oncelink help COMMAND' (or COMMAND --help) prints a command's flags and an
+example. Every freeze, thaw, revoke and purge is recorded in the ledger with
+--actor: by default $ONCELINK_ACTOR, else the name you are logged in as.
 
 Every freeze, thaw and revoke says how many links it covers, and refuses a
-scope that matches no link (exit 4) unless --force. A revoke that covers
+scope that matches no link (exit 4) unless --force; --dry-run counts the
+same outstanding links the action then stops. A revoke that covers
 more than half of the outstanding links, or all of a purpose, or --all, asks
 you to type its count unless --yes.
 

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,7 +41,7 @@ func playbook(t *testing.T) []string {
 			cmds = append(cmds, cmd)
 		}
 	}
-	if len(cmds) < 8 {
+	if len(cmds) < 12 {
 		t.Fatalf("the playbook has %d commands", len(cmds))
 	}
 	return cmds
@@ -92,8 +94,8 @@ var typed = regexp.MustCompile(`Type "([^"]+)" to confirm`)
 
 // TestPlaybook runs the README's incident playbook, command by command as
 // written, against the store of a member site that sent invitations, with
-// the batch name the site used: every command works, and its answers are
-// true.
+// the batch name the site used: every command exits 0, and what it says is
+// checked against what happened. Every command's --help exits 0 too.
 func TestPlaybook(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -111,13 +113,20 @@ func TestPlaybook(t *testing.T) {
 	if err != nil || sent.Sent != len(site.members) || !exampleBatch.MatchString(sent.Batch) {
 		t.Fatalf("Invite = %+v, %v", sent, err)
 	}
-	// An impostor gets in with the first member's link.
-	first := site.members[0]
+	// An impostor gets in with the first member's link, typing the
+	// address the message shows; the second member, who got the same
+	// message, types their own and is refused: a mismatch.
+	first, second := site.members[0], site.members[1]
 	link := readLink(t, site, first.Email)
 	if _, err := site.v.Consume(ctx, verify.Request{Link: link, Purpose: token.PurposeLogin,
 		Identity: verify.Identity{Email: first.Email}, Session: "s-impostor", IP: "198.51.100.7"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := site.v.Consume(ctx, verify.Request{Link: link, Purpose: token.PurposeLogin,
+		Identity: verify.Identity{Email: second.Email}, Session: "s-second", IP: "198.51.100.8"}); err == nil { // the answer a used link gets; the ledger says mismatch
+		t.Fatalf("the second member with the first's link: %v", err)
+	}
+	pb := &playbookRun{batch: sent.Batch, members: len(site.members), first: first.Email, second: second.Email}
 
 	for _, line := range playbook(t) {
 		if !exampleBatch.MatchString(line) && strings.Contains(line, "invite-") {
@@ -140,11 +149,32 @@ func TestPlaybook(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		checkAnswer(t, args, stdout, sent.Batch, len(site.members))
+		pb.check(t, args, stdout, out, filepath.Join(dir, out))
 	}
 	csv, err := os.ReadFile(filepath.Join(dir, "affected.csv"))
-	if err != nil || !bytes.Contains(csv, []byte("s-impostor")) {
+	if err != nil || !bytes.Contains(csv, []byte("s-impostor")) || !bytes.Contains(csv, []byte("mismatch,")) {
 		t.Fatalf("affected.csv: %v\n%s", err, csv)
+	}
+	// Every command the CLI lists explains itself, with exit 0.
+	usage, _, code := runCLI(t, bin, dir, storeURL, []string{"help"}, "")
+	_, list, _ := strings.Cut(usage, "Commands:\n")
+	list, _, _ = strings.Cut(list, "\n\n")
+	n := 0
+	for _, line := range strings.Split(list, "\n") {
+		if !strings.HasPrefix(line, "  ") || strings.HasPrefix(line, "   ") {
+			continue
+		}
+		cmd := strings.Fields(line)[0]
+		n++
+		for _, args := range [][]string{{cmd, "--help"}, {cmd, "-h"}, {"help", cmd}} {
+			stdout, stderr, code := runCLI(t, bin, dir, storeURL, args, "")
+			if code != 0 || !strings.Contains(stdout, "usage: oncelink "+cmd) || !strings.Contains(stdout, "Examples:") {
+				t.Fatalf("oncelink %s: exit %d\n%s%s", strings.Join(args, " "), code, stdout, stderr)
+			}
+		}
+	}
+	if code != 0 || n < 8 {
+		t.Fatalf("oncelink help: exit %d, %d commands:\n%s", code, n, usage)
 	}
 	if _, err := site.v.Consume(ctx, verify.Request{Link: readLink(t, site, site.members[1].Email), Purpose: token.PurposeLogin,
 		Identity: verify.Identity{Email: site.members[1].Email}}); !errors.Is(err, verify.ErrRevoked) {
@@ -152,20 +182,83 @@ func TestPlaybook(t *testing.T) {
 	}
 }
 
-// checkAnswer checks what some of the playbook's commands say.
-func checkAnswer(t *testing.T, args []string, stdout, batch string, n int) {
+// playbookRun is what happened before the playbook ran, and what its
+// commands said so far.
+type playbookRun struct {
+	batch         string
+	members       int
+	first, second string
+	wouldRevoke   string
+}
+
+// check checks what each command of the playbook says against what
+// happened: one link consumed (by an impostor typing the shown address),
+// one mismatch on it, every other link of the batch outstanding.
+func (pb *playbookRun) check(t *testing.T, args []string, stdout, out, outPath string) {
 	t.Helper()
-	want := map[string]string{
-		"batches": batch,
-		"freeze":  "outstanding links",
-		"state":   "freeze",
-		"revoke":  "revoked: ",
-	}[args[0]]
-	if args[0] == "revoke" && len(args) > 1 && args[len(args)-1] == "--dry-run" {
-		want = "would revoke: " + strconv.Itoa(n) + " links match"
+	line := strings.Join(args, " ")
+	has := func(want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(stdout, w) {
+				t.Fatalf("oncelink %s: %q does not say %q", line, stdout, w)
+			}
+		}
 	}
-	if !strings.Contains(stdout, want) {
-		t.Fatalf("oncelink %s: %q does not say %q", strings.Join(args, " "), stdout, want)
+	dry := slices.Contains(args, "--dry-run")
+	switch {
+	case args[0] == "help":
+		has("usage: oncelink "+args[1], "Examples:", "--dry-run")
+	case args[0] == "batches":
+		has(pb.batch)
+	case args[0] == "freeze" && slices.Contains(args, "--global"):
+		has("frozen: --global")
+	case args[0] == "freeze":
+		has(fmt.Sprintf("frozen: --batch %s: covers %d outstanding links", pb.batch, pb.members-1))
+	case args[0] == "state" && slices.Contains(args, "--json"):
+		var st struct {
+			Holds []struct {
+				Scope, Key string
+			} `json:"holds"`
+			Watermarks []any `json:"watermarks"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &st); err != nil || len(st.Holds) != 2 || st.Holds[0].Scope == "" || st.Watermarks == nil {
+			t.Fatalf("oncelink %s: %v\n%s", line, err, stdout)
+		}
+	case args[0] == "state":
+		has("freeze", pb.batch)
+	case args[0] == "report" && out == "":
+		has("affected members, to contact (1)", pb.first, "email:"+pb.second, "logins: links consumed", "s-impostor")
+	case args[0] == "report" && slices.Contains(args, "--json"):
+		b, _ := os.ReadFile(outPath)
+		var rep struct {
+			Counts   map[string]int `json:"counts"`
+			Affected []struct {
+				Member    string   `json:"member"`
+				Addresses []string `json:"addresses"`
+			} `json:"affected"`
+		}
+		if err := json.Unmarshal(b, &rep); err != nil || rep.Counts["mismatches"] != 1 || rep.Counts["logins"] != 1 ||
+			len(rep.Affected) != 1 || !slices.Equal(rep.Affected[0].Addresses, []string{pb.first}) {
+			t.Fatalf("oncelink %s: %v\n%s", line, err, b)
+		}
+	case args[0] == "revoke" && dry:
+		pb.wouldRevoke = fmt.Sprintf("%d outstanding links", pb.members-1)
+		has("would revoke: " + pb.wouldRevoke)
+	case args[0] == "revoke" && slices.Contains(args, "--all"):
+		has("revoked: 0 outstanding links")
+	case args[0] == "revoke":
+		if pb.wouldRevoke == "" {
+			t.Fatalf("the playbook revokes before its dry run")
+		}
+		has("revoked: "+pb.wouldRevoke, "s-impostor")
+	case args[0] == "thaw":
+		has("thawed: --global")
+	case args[0] == "purge":
+		has("purged: ")
+	case out != "":
+	default:
+		t.Fatalf("the playbook runs oncelink %s, which this test does not check", line)
 	}
 }
 
