@@ -246,3 +246,36 @@ func TestTimelineBounded(t *testing.T) {
 		t.Fatalf("49 entries within the cap: %v", err)
 	}
 }
+
+// BenchmarkTimeline reads a ledger of 100,000 presentations over three
+// hours of a send into one-minute buckets, on memstore and SQLite.
+func BenchmarkTimeline(b *testing.B) {
+	for _, be := range teststores.All()[:2] {
+		b.Run(be.Name, func(b *testing.B) {
+			st, _ := be.New(b)
+			a, _ := admin.New(st)
+			t0 := time.Date(2026, 10, 3, 9, 0, 0, 0, time.UTC)
+			evs := make([]store.Event, 0, 1000)
+			for i := range 100_000 {
+				reason := "used"
+				if i%7 == 0 {
+					reason = "mismatch"
+				}
+				evs = append(evs, store.Event{At: t0.Add(time.Duration(i) * 108 * time.Millisecond), Kind: store.EventRefused, Reason: reason, Batch: "bench"})
+				if len(evs) == cap(evs) {
+					if err := st.Append(ctx, evs...); err != nil {
+						b.Fatal(err)
+					}
+					evs = evs[:0]
+				}
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				tl, err := a.Timeline(ctx, admin.TimelineQuery{Batch: "bench"})
+				if err != nil || tl.Total().Clicks != 100_000 {
+					b.Fatalf("%v %d", err, tl.Total().Clicks)
+				}
+			}
+		})
+	}
+}
