@@ -49,7 +49,9 @@ func (j jsonFilter) filter() store.Filter {
 // checkJSONFilter refuses what [store.Filter.Validate] refuses, in the
 // words of the request's JSON fields; the error wraps [ErrRequest].
 func checkJSONFilter(f store.Filter) error {
-	bad := func(format string, a ...any) error { return fmt.Errorf("%w: %s", ErrRequest, fmt.Sprintf(format, a...)) }
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s", ErrRequest, fmt.Sprintf(format, a...))
+	}
 	rest := f
 	rest.All = false
 	switch {

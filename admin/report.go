@@ -235,8 +235,7 @@ func (a *Admin) readLedger(ctx context.Context, q ReportQuery, rep *Report, r *r
 // members and the sessions consumed links opened.
 func (rep *Report) byMember(r *reading) {
 	byMember := map[string]*MemberReport{}
-	affected := map[string]*Affected{}
-	sessions := map[string]bool{}
+	s := sorting{rep: rep, affected: map[string]*Affected{}, sessions: map[string]bool{}}
 	for id, l := range r.links {
 		m := r.owner[id]
 		mr, ok := byMember[m]
@@ -245,60 +244,11 @@ func (rep *Report) byMember(r *reading) {
 			byMember[m] = mr
 		}
 		mr.Links = append(mr.Links, *l)
-		aff := func() *Affected {
-			a, ok := affected[m]
-			if !ok {
-				a = &Affected{Member: m, Addresses: []string{}, PresentedBy: []string{}}
-				affected[m] = a
-			}
-			if l.Recipient != "" && !slices.Contains(a.Addresses, l.Recipient) {
-				a.Addresses = append(a.Addresses, l.Recipient)
-			}
-			return a
-		}
-		use := func(at time.Time, reason string, p store.Presentation) Use {
-			return Use{At: at, Member: m, Address: l.Recipient, TokenID: l.TokenID, Batch: l.Batch, Reason: reason, Presented: p}
-		}
-		if l.ConsumedBy != nil && l.consumedInScope {
-			u := use(l.ConsumedAt, "", *l.ConsumedBy)
-			u.Confirmed = u.Presented.Identity != ""
-			rep.Logins = append(rep.Logins, u)
-			if !u.Confirmed {
-				rep.Counts.UnconfirmedLogins++
-				aff().UnconfirmedLogins++
-			} else {
-				rep.Counts.Logins++
-			}
-			if s := l.ConsumedBy.Session; s != "" && !sessions[s] {
-				sessions[s] = true
-				rep.Sessions = append(rep.Sessions, s)
-			}
-		}
-		for _, at := range l.Refusals {
-			rep.Counts.Refused++
-			var a *Affected
-			switch store.Reason(at.Reason) {
-			case store.ReasonMismatch:
-				rep.Counts.Mismatches++
-				rep.Mismatches = append(rep.Mismatches, use(at.At, at.Reason, at.Presentation))
-				a = aff()
-				a.Mismatches++
-			case store.ReasonUsed:
-				rep.Counts.Replays++
-				rep.Replays = append(rep.Replays, use(at.At, at.Reason, at.Presentation))
-				a = aff()
-				a.Replays++
-			default:
-				continue
-			}
-			if id := at.Identity; id != "" && !slices.Contains(a.PresentedBy, id) {
-				a.PresentedBy = append(a.PresentedBy, id)
-			}
-		}
+		s.link(m, l)
 	}
 	for _, mr := range byMember {
 		slices.SortFunc(mr.Links, func(x, y LinkReport) int { return strings.Compare(x.TokenID, y.TokenID) })
-		a, ok := affected[mr.Member]
+		a, ok := s.affected[mr.Member]
 		if mr.Affected = ok; ok {
 			slices.Sort(a.Addresses)
 			slices.Sort(a.PresentedBy)
@@ -320,6 +270,71 @@ func (rep *Report) byMember(r *reading) {
 	rep.Counts.Affected = len(rep.Affected)
 	if rep.Members == nil {
 		rep.Members = []MemberReport{}
+	}
+}
+
+// sorting is a report being sorted into uses and affected members.
+type sorting struct {
+	rep      *Report
+	affected map[string]*Affected
+	sessions map[string]bool
+}
+
+// member returns the affected entry of m, with l's address.
+func (s *sorting) member(m string, l *LinkReport) *Affected {
+	a, ok := s.affected[m]
+	if !ok {
+		a = &Affected{Member: m, Addresses: []string{}, PresentedBy: []string{}}
+		s.affected[m] = a
+	}
+	if l.Recipient != "" && !slices.Contains(a.Addresses, l.Recipient) {
+		a.Addresses = append(a.Addresses, l.Recipient)
+	}
+	return a
+}
+
+// link sorts the uses of m's link l: its login in scope, its mismatches and
+// its replays.
+func (s *sorting) link(m string, l *LinkReport) {
+	rep := s.rep
+	use := func(at time.Time, reason string, p store.Presentation) Use {
+		return Use{At: at, Member: m, Address: l.Recipient, TokenID: l.TokenID, Batch: l.Batch, Reason: reason, Presented: p}
+	}
+	if l.ConsumedBy != nil && l.consumedInScope {
+		u := use(l.ConsumedAt, "", *l.ConsumedBy)
+		u.Confirmed = u.Presented.Identity != ""
+		rep.Logins = append(rep.Logins, u)
+		if u.Confirmed {
+			rep.Counts.Logins++
+		} else {
+			rep.Counts.UnconfirmedLogins++
+			s.member(m, l).UnconfirmedLogins++
+		}
+		if sess := l.ConsumedBy.Session; sess != "" && !s.sessions[sess] {
+			s.sessions[sess] = true
+			rep.Sessions = append(rep.Sessions, sess)
+		}
+	}
+	for _, at := range l.Refusals {
+		rep.Counts.Refused++
+		var a *Affected
+		switch store.Reason(at.Reason) {
+		case store.ReasonMismatch:
+			rep.Counts.Mismatches++
+			rep.Mismatches = append(rep.Mismatches, use(at.At, at.Reason, at.Presentation))
+			a = s.member(m, l)
+			a.Mismatches++
+		case store.ReasonUsed:
+			rep.Counts.Replays++
+			rep.Replays = append(rep.Replays, use(at.At, at.Reason, at.Presentation))
+			a = s.member(m, l)
+			a.Replays++
+		default:
+			continue
+		}
+		if id := at.Identity; id != "" && !slices.Contains(a.PresentedBy, id) {
+			a.PresentedBy = append(a.PresentedBy, id)
+		}
 	}
 }
 

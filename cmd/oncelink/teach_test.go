@@ -286,3 +286,23 @@ func mustID(t *testing.T, f *fixture, member string) string {
 	}
 	return recs[0].ID
 }
+
+// FuzzParseDuration: whatever is typed, a duration is refused or lies
+// between zero and a hundred years, and days read as 24 hours.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"30d", "1d12h", "1.5d", "720h", "d", "1e9d", "NaNd", "-1d", "1d-1h", "99999999999999999999d"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseDuration(s)
+		if err != nil {
+			return
+		}
+		if d < 0 || d > maxDuration {
+			t.Fatalf("parseDuration(%q) = %v, out of range", s, d)
+		}
+		if days, rest, ok := strings.Cut(s, "d"); ok && rest == "" && days == "1" && d != 24*time.Hour {
+			t.Fatalf("parseDuration(%q) = %v", s, d)
+		}
+	})
+}
