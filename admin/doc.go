@@ -55,12 +55,33 @@
 // times, empty lists as []. [OpenAPI] is the HTTP API's OpenAPI 3.1
 // document, which the handler serves at GET /openapi.json.
 //
+// # The console and the timeline
+//
+// [NewConsole] serves the same actions as HTML pages for an operator's
+// browser, behind the same [Authorizer], with no script: every batch with
+// its counts, the holds in force and why, the timeline, recent actions,
+// freeze, thaw and revoke through a confirmation page that states what they
+// cover, and the report. Give it [WithOpenSessions] so that it can say how
+// many sessions a revocation ends; without it, it says it does not know.
+//
+//	con, _ := admin.NewConsole(a, staff, admin.AllowHosts("ops.example.org"), admin.WithOpenSessions(sessions.CountOpen))
+//	mux.Handle("/ops/", http.StripPrefix("/ops", con))
+//
+// [Admin.Timeline] counts the ledger per step (issued, clicks, logins,
+// mismatches, other refusals, blocked messages, freezes, thaws,
+// revocations) for a batch or everything; [Timeline.WriteSVG] draws it.
+// Both are bounded: [MaxTimelineBuckets] steps, [MaxTimelineEvents]
+// ledger entries read.
+//
 // # Security considerations
 //
 // [NewHandler] has no open default: it needs an [Authorizer], and refuses
 // every request it does not approve (a panicking authorizer refuses too).
 // POST bodies must be JSON, bounded and free of unknown fields; cross-origin
-// browser requests are refused (net/http's CrossOriginProtection). Every
+// browser requests are refused (net/http's CrossOriginProtection). It and
+// [NewConsole] answer only the Host names of [AllowHosts], the loopback
+// names when none are given, so that a DNS-rebinding page (whose Origin
+// and Host agree) is refused too. Every
 // action is recorded in the ledger with the actor the authorizer named.
 // Reports hold personal data (addresses, IPs, user agents, sessions):
 // restrict who may read them. Every CSV cell that a spreadsheet would run as

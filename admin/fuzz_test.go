@@ -39,7 +39,7 @@ func FuzzHTTP(f *testing.F) {
 		}
 		a, _ := admin.New(st)
 		h, _ := admin.NewHandler(a, func(*http.Request) (string, bool) { return "fuzz", true })
-		req := httptest.NewRequest("POST", path, strings.NewReader(body))
+		req := httptest.NewRequest("POST", "http://localhost"+path, strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -42,11 +42,18 @@ const maxRequestBody = 1 << 20
 // covers: the 409 body says it ({"error": ..., "confirm": N, "preview":
 // {...}}), as does a dry run. A freeze, thaw or revocation whose scope
 // matches no link gets 409 and changes nothing unless "force".
-func NewHandler(a *Admin, authorize Authorizer) (http.Handler, error) {
+//
+// Only the Host names of [AllowHosts] are answered, the loopback names
+// when none are given; any other gets 421 before the authorizer runs.
+func NewHandler(a *Admin, authorize Authorizer, opts ...HandlerOption) (http.Handler, error) {
 	if a == nil || authorize == nil {
 		return nil, fmt.Errorf("%w: the admin handler needs an admin and an authorizer", ErrConfig)
 	}
-	h := &handler{a: a, authorize: authorize}
+	cfg, err := handlerConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	h := &handler{a: a, authorize: authorize, cfg: cfg}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /revoke", h.revoke)
 	mux.HandleFunc("POST /freeze", h.freeze)
@@ -62,6 +69,7 @@ func NewHandler(a *Admin, authorize Authorizer) (http.Handler, error) {
 type handler struct {
 	a         *Admin
 	authorize Authorizer
+	cfg       webConfig
 }
 
 type ctxKey struct{}
@@ -70,6 +78,10 @@ func (h *handler) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if !h.cfg.allowed(r) {
+			writeError(w, http.StatusMisdirectedRequest, "this host name is not served here")
+			return
+		}
 		actor, ok := h.call(r)
 		if !ok {
 			writeError(w, http.StatusForbidden, "forbidden")

@@ -196,7 +196,7 @@ func TestHTTPWideRevokeNeedsConfirm(t *testing.T) {
 	links := s.mintBatches(t, 10, 10, "w")
 	h, _ := admin.NewHandler(s.a, func(*http.Request) (string, bool) { return "staff", true })
 	post := func(body string) *httptest.ResponseRecorder {
-		req := httptest.NewRequest("POST", "/revoke", strings.NewReader(body))
+		req := httptest.NewRequest("POST", "http://localhost/revoke", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
-
-	"github.com/oncelink/oncelink/admin"
-	"github.com/oncelink/oncelink/store"
 )
 
 // Handler returns the site's routes.
@@ -30,12 +27,11 @@ func (s *Site) Handler() http.Handler {
 		s.render(w, http.StatusOK, "outbox.html", map[string]any{"Sent": s.outbox.List(), "Where": s.mail.Where()})
 	})
 	mux.HandleFunc("GET /outbox/{n}", s.messagePage)
-	mux.HandleFunc("GET /admin", s.adminPage)
-	mux.HandleFunc("POST /admin/invite", s.adminOnly(s.invite))
-	mux.HandleFunc("POST /admin/freeze", s.adminOnly(s.freeze))
-	mux.HandleFunc("POST /admin/thaw", s.adminOnly(s.thaw))
-	mux.HandleFunc("POST /admin/revoke", s.adminOnly(s.revoke))
-	mux.HandleFunc("GET /admin/report", s.adminOnly(s.reportPage))
+	// The operator's page is oncelink's incident console; sending the
+	// invitations is the site's own form beside it.
+	mux.Handle("/admin/", s.operatorLogin(http.StripPrefix("/admin", s.console)))
+	mux.HandleFunc("GET /admin/send", s.adminOnly(s.sendPage))
+	mux.HandleFunc("POST /admin/send", s.adminOnly(s.invite))
 	mux.Handle("/admin/api/", http.StripPrefix("/admin/api", s.adminAPI))
 	return http.NewCrossOriginProtection().Handler(securityHeaders(mux))
 }
@@ -88,38 +84,25 @@ func (s *Site) messagePage(w http.ResponseWriter, r *http.Request) {
 		"Link": template.URL(linkRE.FindString(body))})
 }
 
-// adminPage logs the operator in with the key printed at start (it becomes
-// a cookie, and leaves the address bar), then shows the dashboard.
-func (s *Site) adminPage(w http.ResponseWriter, r *http.Request) {
-	if key := r.URL.Query().Get("key"); key != "" {
-		if !equal(key, s.adminKey) {
-			http.Error(w, "forbidden", http.StatusForbidden)
+// operatorLogin logs the operator in with the key printed at start (it
+// becomes a cookie, and leaves the address bar), then hands the request
+// to the console, which asks the site's authorizer again.
+func (s *Site) operatorLogin(console http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if key := r.URL.Query().Get("key"); key != "" && r.Method == http.MethodGet {
+			if !equal(key, s.adminKey) {
+				http.Error(w, "forbidden", http.StatusForbidden)
+				return
+			}
+			http.SetCookie(w, &http.Cookie{Name: "ms_admin", Value: s.adminKey, Path: "/admin", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+			http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: "ms_admin", Value: s.adminKey, Path: "/admin", HttpOnly: true, SameSite: http.SameSiteStrictMode})
-		http.Redirect(w, r, "/admin", http.StatusSeeOther)
-		return
-	}
-	if _, ok := s.authorize(r); !ok {
-		http.Error(w, "forbidden: open the admin address the site printed when it started", http.StatusForbidden)
-		return
-	}
-	s.dashboard(w, r, r.URL.Query().Get("notice"), r.URL.Query().Get("bad") == "1")
-}
-
-func (s *Site) dashboard(w http.ResponseWriter, r *http.Request, notice string, bad bool) {
-	state, err := s.adm.State(r.Context())
-	if err != nil {
-		notice, bad = "The store did not answer: "+err.Error(), true
-	}
-	batches, err := s.adm.Batches(r.Context())
-	if err != nil {
-		notice, bad = "The store did not answer: "+err.Error(), true
-	}
-	trips := s.tripped()
-	s.render(w, http.StatusOK, "admin.html", map[string]any{
-		"Notice": notice, "Bad": bad, "Members": len(s.members), "State": state, "Trips": trips,
-		"Batches": batches, "Sessions": s.sessions.count(),
+		if _, ok := s.authorize(r); !ok {
+			http.Error(w, "forbidden: open the operator's address the site printed when it started", http.StatusForbidden)
+			return
+		}
+		console.ServeHTTP(w, r)
 	})
 }
 
@@ -133,108 +116,29 @@ func (s *Site) adminOnly(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Site) back(w http.ResponseWriter, r *http.Request, notice string, bad bool) {
-	q := "?notice=" + template.URLQueryEscaper(notice)
+// sendPage is the site's form to invite every member, beside the console.
+func (s *Site) sendPage(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	s.render(w, http.StatusOK, "send.html", map[string]any{"Members": len(s.members), "Where": s.mail.Where(),
+		"Notice": q.Get("notice"), "Bad": q.Get("bad") == "1", "Batch": q.Get("batch")})
+}
+
+func (s *Site) back(w http.ResponseWriter, r *http.Request, batch, notice string, bad bool) {
+	q := url.Values{"notice": {notice}, "batch": {batch}}
 	if bad {
-		q += "&bad=1"
+		q.Set("bad", "1")
 	}
-	http.Redirect(w, r, "/admin"+q, http.StatusSeeOther)
+	http.Redirect(w, r, "/admin/send?"+q.Encode(), http.StatusSeeOther)
 }
 
 func (s *Site) invite(w http.ResponseWriter, r *http.Request) {
 	res, err := s.Invite(r.Context())
 	switch {
 	case err != nil:
-		s.back(w, r, "Invitation failed: "+err.Error(), true)
+		s.back(w, r, "", "Invitation failed: "+err.Error(), true)
 	case res.Blocked != nil:
-		s.back(w, r, fmt.Sprintf("The send guard stopped batch %s after %d messages: %s. The batch is frozen.", res.Batch, res.Sent, res.Blocked.Reason), true)
+		s.back(w, r, res.Batch, fmt.Sprintf("The send guard stopped batch %s after %d messages: %s. The batch is frozen.", res.Batch, res.Sent, res.Blocked.Reason), true)
 	default:
-		s.back(w, r, fmt.Sprintf("Sent %d invitations (batch %s) to %s.", res.Sent, res.Batch, s.mail.Where()), false)
+		s.back(w, r, res.Batch, fmt.Sprintf("Sent %d invitations (batch %s) to %s.", res.Sent, res.Batch, s.mail.Where()), false)
 	}
-}
-
-func (s *Site) scopeForm(r *http.Request) (store.Scope, string, error) {
-	scope, err := store.ParseScope(r.FormValue("scope"))
-	if err != nil {
-		return 0, "", err
-	}
-	key := r.FormValue("key")
-	if scope == store.ScopeGlobal {
-		key = ""
-	}
-	return scope, key, store.ValidateScopeKey(scope, key)
-}
-
-func (s *Site) freeze(w http.ResponseWriter, r *http.Request) {
-	scope, key, err := s.scopeForm(r)
-	var res admin.HoldResult
-	if err == nil {
-		res, err = s.adm.Freeze(r.Context(), store.Hold{Scope: scope, Key: key, Reason: r.FormValue("reason")}, "admin")
-	}
-	if err != nil {
-		s.back(w, r, "Freeze failed: "+err.Error(), true)
-		return
-	}
-	s.back(w, r, fmt.Sprintf("Frozen: %s %s, %d outstanding links. They are refused from the next request.", scope, key, res.Outstanding), false)
-}
-
-func (s *Site) thaw(w http.ResponseWriter, r *http.Request) {
-	scope, key, err := s.scopeForm(r)
-	var res admin.HoldResult
-	if err == nil {
-		res, err = s.adm.Thaw(r.Context(), store.Hold{Scope: scope, Key: key}, "admin")
-	}
-	if err != nil {
-		s.back(w, r, "Thaw failed: "+err.Error(), true)
-		return
-	}
-	if !res.Changed {
-		s.back(w, r, fmt.Sprintf("%s %s was not frozen.", scope, key), false)
-		return
-	}
-	s.back(w, r, fmt.Sprintf("Thawed: %s %s; %d links usable again.", scope, key, res.Usable), false)
-}
-
-func (s *Site) revoke(w http.ResponseWriter, r *http.Request) {
-	var f store.Filter
-	switch key := r.FormValue("key"); r.FormValue("what") {
-	case "all":
-		f.All = true
-	case "batch":
-		f.Batches = []string{key}
-	case "member":
-		f.Members = []string{key}
-	}
-	var opts []admin.RevokeOption
-	if n, err := strconv.ParseInt(r.FormValue("confirm"), 10, 64); err == nil {
-		opts = append(opts, admin.Confirm(n))
-	}
-	res, err := s.adm.Revoke(r.Context(), f, "admin", opts...)
-	var ce *admin.ConfirmError
-	switch {
-	case errors.As(err, &ce):
-		s.back(w, r, fmt.Sprintf("This revokes %d of the %d outstanding links. To go ahead, type %d in the confirmation box and revoke again.",
-			ce.Preview.Outstanding, ce.Preview.OutstandingInStore, ce.Preview.Confirm), true)
-		return
-	case err != nil && !errors.Is(err, admin.ErrSessions):
-		s.back(w, r, "Revoke failed: "+err.Error(), true)
-		return
-	}
-	what := fmt.Sprintf("%d links", res.Revoked)
-	switch {
-	case res.Sequence != 0:
-		what = "every link recorded so far"
-	case !res.Watermark.IsZero():
-		what = "every link issued before " + res.Watermark.Format("15:04:05.000000")
-	}
-	s.back(w, r, fmt.Sprintf("Revoked %s (%d outstanding); ended %d sessions.", what, res.Covered, len(res.Sessions)), false)
-}
-
-func (s *Site) reportPage(w http.ResponseWriter, r *http.Request) {
-	rep, err := s.adm.Report(r.Context(), admin.ReportQuery{Batch: r.URL.Query().Get("batch")})
-	if err != nil {
-		s.back(w, r, "Report failed: "+err.Error(), true)
-		return
-	}
-	s.render(w, http.StatusOK, "report.html", rep)
 }

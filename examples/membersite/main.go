@@ -56,7 +56,7 @@ func run(addr, metricsAddr, data, storeURL string, smtp SMTPConfig) error {
 	defer site.Close()
 	srv := &http.Server{Handler: site.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("member site on %s (store %s, data in %s)\n", base, storeURLForDisplay(storeURL), data)
-	fmt.Printf("  operator:  %s/admin?key=%s\n", base, site.adminKey)
+	fmt.Printf("  operator:  %s/admin/?key=%s (invite everyone at %s/admin/send)\n", base, site.adminKey, base)
 	fmt.Printf("  log in:    %s/login/request\n", base)
 	fmt.Printf("  mail:      %s", site.mail.Where())
 	if smtp.Addr == "" {

@@ -86,44 +86,13 @@ The operator's page is at the admin address printed when the site started.</p></
 <pre id="body">{{.Body}}</pre>
 <details><summary>As sent</summary><pre>{{.Raw}}</pre></details>{{template "foot"}}{{end}}
 
-{{define "admin.html"}}{{template "head" "Operator"}}
-<h1>Operator</h1>
-{{if .Notice}}<p class="{{if .Bad}}alert{{else}}ok{{end}}" role="status">{{.Notice}}</p>{{end}}
+{{define "send.html"}}{{template "head" "Send invitations"}}
+<h1>Send invitations</h1>
+{{if .Notice}}<p class="{{if .Bad}}alert{{else}}ok{{end}}" role="status" id="notice">{{.Notice}}</p>{{end}}
+{{if .Batch}}<p><a id="batch-console" href="/admin/?batch={{.Batch}}#timeline-h">See batch {{.Batch}} in the console</a></p>{{end}}
 <div class="card"><h2>Invite every member</h2>
-<p>{{.Members}} members. Mints one link each in one batch, checks every message with the send guard, mails them in batches of ten.</p>
-<form method="post" action="/admin/invite"><button type="submit" id="invite">Send invitations</button></form></div>
-
-<div class="card"><h2>Stop the damage</h2>
-<form method="post" action="/admin/freeze"><p>
-<select name="scope"><option value="global">everything</option><option value="batch">batch</option><option value="member">member</option></select>
-<input name="key" placeholder="batch or member id"> <input name="reason" placeholder="reason">
-<button type="submit">Freeze</button></p></form>
-<form method="post" action="/admin/thaw"><p>
-<select name="scope"><option value="global">everything</option><option value="batch">batch</option><option value="member">member</option></select>
-<input name="key" placeholder="batch or member id"> <button type="submit">Thaw</button></p></form>
-<form method="post" action="/admin/revoke"><p>
-<select name="what"><option value="batch">revoke batch</option><option value="member">revoke member</option><option value="all">revoke everything</option></select>
-<input name="key" placeholder="batch or member id"> <input name="confirm" placeholder="links to confirm" inputmode="numeric" size="8">
-<button type="submit">Revoke</button></p>
-<p>A revocation of most outstanding links asks for their number first.</p></form>
-<p>Revoking consumed links ends the sessions they opened ({{.Sessions}} sessions open now).</p></div>
-
-<div class="card"><h2>In force</h2><table><tr><th>Kind</th><th>Scope</th><th>Key</th><th>Since / before</th><th>Reason</th></tr>
-{{range .State.Holds}}<tr><td>freeze</td><td>{{.Scope}}</td><td>{{.Key}}</td><td>{{.Since.Format "2006-01-02 15:04:05"}}</td><td>{{.Reason}}</td></tr>{{end}}
-{{range .State.Marks}}<tr><td>watermark</td><td>{{if .Member}}member{{else}}global{{end}}</td><td>{{.Member}}</td><td>{{if .Seq}}every link recorded before (sequence {{.Seq}}){{end}}{{if not .Before.IsZero}} issued before {{.Before.Format "2006-01-02 15:04:05"}}{{end}}</td><td></td></tr>{{end}}
-</table>
-{{range .Trips}}<p class="alert">Breaker froze batch {{.Batch}}: {{.Rule}} within {{.Window}}.</p>{{end}}</div>
-
-<div class="card"><h2>Who was affected</h2>
-{{range .Batches}}<p>{{.Batch}} ({{.Links}} links: {{.Issued}} usable, {{.Frozen}} frozen, {{.Consumed}} consumed, {{.Revoked}} revoked; {{.Refused}} refused):
-<a href="/admin/report?batch={{.Batch}}">report</a> · <a href="/admin/api/report?batch={{.Batch}}&amp;format=csv">CSV</a> · <a href="/admin/api/report?batch={{.Batch}}">JSON</a></p>{{else}}<p>No batch sent yet.</p>{{end}}</div>
+<p>{{.Members}} members. Mints one link each in one batch, checks every message with the send guard, and mails them in batches of ten to {{.Where}}.</p>
+<form method="post" action="/admin/send"><button type="submit" id="invite">Send invitations</button></form></div>
+<p><a id="console" href="/admin/">The incident console</a>: every batch, the timeline, freeze, thaw, revoke and the report.</p>
 {{template "foot"}}{{end}}
-
-{{define "report.html"}}{{template "head" "Report"}}
-<h1>Report {{.Batch}}</h1>
-<p>Links issued: {{.Counts.Issued}}; logins: {{.Counts.Logins}}; identity mismatches: {{.Counts.Mismatches}}; replays: {{.Counts.Replays}}; affected members: {{.Counts.Affected}}.</p>
-<table><tr><th>Member</th><th>Status</th><th>Consumed by</th><th>From</th><th>Session</th><th>Refusals</th></tr>
-{{range .Members}}{{$m := .Member}}{{range .Links}}<tr><td>{{$m}}</td><td>{{.Status}}</td><td>{{with .ConsumedBy}}{{.Identity}}{{end}}</td>
-<td>{{with .ConsumedBy}}{{.IP}}{{end}}</td><td>{{with .ConsumedBy}}{{.Session}}{{end}}</td><td>{{len .Refusals}}</td></tr>{{end}}{{end}}
-</table>{{template "foot"}}{{end}}
 `))

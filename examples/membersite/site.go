@@ -8,9 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -53,6 +53,7 @@ type Site struct {
 	v          *verify.Verifier
 	adm        *admin.Admin
 	adminAPI   http.Handler
+	console    http.Handler
 	flow       http.Handler
 	requests   *flow.Requests
 	members    []Member
@@ -65,9 +66,6 @@ type Site struct {
 	from       string
 	adminKey   string
 	metrics    *metrics
-
-	mu    sync.Mutex
-	trips []verify.Trip
 }
 
 // NewSite opens the store and builds the site.
@@ -109,9 +107,7 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 		return fail(err)
 	}
 	s.v, err = verify.New(s.parser, st, verify.WithLogger(cfg.Logger), verify.WithBreaker(verify.Breaker{OnTrip: func(_ context.Context, tr verify.Trip) {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.trips = append(s.trips, tr)
+		cfg.Logger.Warn("membersite: the breaker froze a batch", "batch", tr.Batch, "rule", tr.Rule)
 	}}))
 	if err != nil {
 		return fail(err)
@@ -120,7 +116,16 @@ func NewSite(ctx context.Context, cfg Config) (*Site, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if s.adminAPI, err = admin.NewHandler(s.adm, s.authorize); err != nil {
+	// The operator's pages and API answer only the site's own host name
+	// (and loopback), so that a DNS-rebinding page is refused.
+	hosts, err := operatorHosts(cfg.BaseURL)
+	if err != nil {
+		return fail(err)
+	}
+	if s.adminAPI, err = admin.NewHandler(s.adm, s.authorize, hosts); err != nil {
+		return fail(err)
+	}
+	if s.console, err = admin.NewConsole(s.adm, s.authorize, hosts, admin.WithOpenSessions(s.sessions.open)); err != nil {
 		return fail(err)
 	}
 	s.flow, err = flow.NewLogin("/login", s.v, s.sessions, flow.WithLanding("/members"), flow.WithPages(pages),
@@ -298,6 +303,20 @@ func (ss *sessions) end(r *http.Request) {
 	}
 }
 
+// open counts the sessions among refs that are still open, for the
+// operator's console.
+func (ss *sessions) open(_ context.Context, refs []string) (int, error) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	n := 0
+	for _, ref := range refs {
+		if _, ok := ss.refs[ref]; ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
 func (ss *sessions) count() int {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -410,9 +429,12 @@ func equal(a, b string) bool {
 	return d == 0 && len(a) == len(b)
 }
 
-// tripped returns the breaker's trips so far.
-func (s *Site) tripped() []verify.Trip {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.trips)
+// operatorHosts allows the site's own host name, and the loopback names
+// the demo is reached by.
+func operatorHosts(base string) (admin.HTTPOption, error) {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("membersite: base URL %q has no host", base)
+	}
+	return admin.AllowHosts(u.Host, "localhost", "127.0.0.1", "[::1]"), nil
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/oncelink/oncelink/internal/testenv"
@@ -154,6 +156,37 @@ func (b *Browser) WaitFor(what string, wants ...string) string {
 func (b *Browser) Screenshot(name string) {
 	b.t.Helper()
 	png, err := chromedp.Run(b.ctx, chromedp.CaptureScreenshot())
+	b.must(err)
+	p := filepath.Join(b.shots, name)
+	b.must(os.WriteFile(p, png, 0o644))
+	b.t.Logf("screenshot: %s", p)
+}
+
+// DisableScripts turns off script execution in the tab, as a browser
+// with JavaScript disabled: pages must work without it. HTML and the
+// other helpers still read the page through the DevTools protocol.
+func (b *Browser) DisableScripts() {
+	b.t.Helper()
+	b.must(chromedp.Do(b.ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	})))
+}
+
+// Eval evaluates a JavaScript expression of the DevTools protocol that
+// answers true or false, such as a check of the layout.
+func (b *Browser) Eval(expr string) bool {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](expr))
+	b.must(err)
+	return v
+}
+
+// FullScreenshot writes a PNG of the whole page, beyond the viewport, to
+// the screenshot directory.
+func (b *Browser) FullScreenshot(name string) {
+	b.t.Helper()
+	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
 	b.must(err)
 	p := filepath.Join(b.shots, name)
 	b.must(os.WriteFile(p, png, 0o644))
