@@ -15,10 +15,13 @@ type member struct {
 	id, name, email string
 }
 
-func newMembers(n int) []member {
+// newMembers returns n members. Their ids carry the run's tag, so that a
+// replay on a store that holds an earlier one counts confirmation attempts
+// (the member limit) of its own members only.
+func newMembers(n int, tag string) []member {
 	members := make([]member, n)
 	for i := range members {
-		members[i] = member{id: fmt.Sprintf("m%05d", i+1), name: fmt.Sprintf("Member %d", i+1), email: fmt.Sprintf("m%05d@members.example", i+1)}
+		members[i] = member{id: fmt.Sprintf("%s-m%05d", tag, i+1), name: fmt.Sprintf("Member %d", i+1), email: fmt.Sprintf("m%05d@members.example", i+1)}
 	}
 	return members
 }

@@ -63,7 +63,7 @@ func run(ctx context.Context, w io.Writer, c config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &env{st: st, clk: &clock{t: dayStart}, members: newMembers(c.members), size: c.size}
+	e := &env{st: st, clk: &clock{t: dayStart}, members: newMembers(c.members, runTag()), size: c.size}
 	e.iss, err = token.NewIssuer(keys, st, token.WithBaseURL("https://members.union.example/login"), token.WithClock(e.clk.Now))
 	if err != nil {
 		return nil, err
@@ -98,4 +98,11 @@ func run(ctx context.Context, w io.Writer, c config) (*Summary, error) {
 	printOncelink(w, sum.Oncelink)
 	printComparison(w, &sum)
 	return &sum, nil
+}
+
+// runTag names one run of the replay: the tail of a new batch id (the
+// random part of a UUIDv7).
+func runTag() string {
+	id := token.NewBatchID()
+	return "r" + id[len(id)-8:]
 }

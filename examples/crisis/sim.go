@@ -95,12 +95,14 @@ func client(person int) (ip, ua string) {
 }
 
 // typed is the address a person types on the confirmation page: their own,
-// or their own with a typing error.
+// or their own with its first two characters swapped.
 func typed(email string, typo bool) string {
-	if typo {
-		return "x" + email
+	if !typo {
+		return email
 	}
-	return email
+	b := []byte(email)
+	b[0], b[1] = b[1], b[0]
+	return string(b)
 }
 
 // minutes prints a simulated duration as minutes.
