@@ -111,7 +111,8 @@ func New(st store.Store, opts ...Option) (*Admin, error) {
 	return a, nil
 }
 
-// State lists what is in force: holds and watermarks.
+// State lists what is in force: holds and watermarks. Its JSON form is
+// {"holds": [...], "watermarks": [...]}, with empty lists as [].
 type State struct {
 	Holds []store.Hold `json:"holds"`
 	Marks []store.Mark `json:"watermarks"`
@@ -126,6 +127,12 @@ func (a *Admin) State(ctx context.Context) (State, error) {
 	m, err := a.st.Marks(ctx)
 	if err != nil {
 		return State{}, err
+	}
+	if h == nil {
+		h = []store.Hold{}
+	}
+	if m == nil {
+		m = []store.Mark{}
 	}
 	return State{Holds: h, Marks: m}, nil
 }

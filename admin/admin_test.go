@@ -115,14 +115,14 @@ func TestIncidentReplay(t *testing.T) {
 			start := time.Now().Add(-time.Second)
 			links := s.mintBatches(t, 1000, 10, "invite")
 
-			var wantAffected, wantSessions []string
+			var wantAffected, wantLogins, wantSessions []string
 			for batch := 20; batch < 50; batch++ {
 				owner, impostor := batch*10, batch*10+1
 				session := fmt.Sprintf("sess-%s-as-%s", member(impostor), member(owner))
 				if err := s.consume(links[owner], email(owner), session); err != nil {
 					t.Fatalf("batch %d: the impostor typing the shown address: %v", batch, err)
 				}
-				wantAffected = append(wantAffected, member(owner))
+				wantLogins = append(wantLogins, member(owner))
 				wantSessions = append(wantSessions, session)
 			}
 			for i := 1; i <= 3; i++ {
@@ -190,15 +190,28 @@ func TestIncidentReplay(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			slices.Sort(wantAffected)
-			if !slices.Equal(rep.Affected, wantAffected) {
-				t.Fatalf("report affected = %v\nwant %v", rep.Affected, wantAffected)
+			// The impostors typed the address the message showed: their
+			// logins look like the members' own, and are listed as logins,
+			// with the sessions to end; the mismatches name member 500.
+			if got := affectedMembers(rep); !slices.Equal(got, wantAffected) {
+				t.Fatalf("report affected = %v\nwant %v", got, wantAffected)
+			}
+			var logins []string
+			for _, u := range rep.Logins {
+				logins = append(logins, u.Member)
+			}
+			slices.Sort(logins)
+			if !slices.Equal(logins, wantLogins) {
+				t.Fatalf("report logins = %v\nwant %v", logins, wantLogins)
 			}
 			if !slices.Equal(rep.Sessions, wantSessions) {
 				t.Fatalf("report sessions = %v, want %v", rep.Sessions, wantSessions)
 			}
-			if rep.Issued != 1000 || rep.Consumed != 30 || rep.Mismatches != 3 || len(rep.Members) != 1000 {
-				t.Fatalf("report counts: issued %d consumed %d mismatches %d members %d", rep.Issued, rep.Consumed, rep.Mismatches, len(rep.Members))
+			if c := rep.Counts; c.Issued != 1000 || c.Logins != 30 || c.Mismatches != 3 || len(rep.Mismatches) != 3 || len(rep.Members) != 1000 {
+				t.Fatalf("report counts: %+v, members %d", c, len(rep.Members))
+			}
+			if a := rep.Affected[0]; !slices.Equal(a.Addresses, []string{email(500)}) || !slices.Equal(a.PresentedBy, []string{"email:" + email(501), "email:" + email(502), "email:" + email(503)}) {
+				t.Fatalf("affected member 500: %+v", a)
 			}
 			for _, m := range rep.Members {
 				if m.Member != member(200) {
@@ -333,8 +346,8 @@ func TestReportFormats(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(rep.Affected, []string{member(0), member(1)}) {
-		t.Fatalf("affected = %v", rep.Affected)
+	if got := affectedMembers(rep); !slices.Equal(got, []string{member(1)}) {
+		t.Fatalf("affected = %v", got)
 	}
 	var buf bytes.Buffer
 	if err := rep.WriteCSV(&buf); err != nil {
@@ -363,7 +376,7 @@ func TestReportFormats(t *testing.T) {
 	}
 	js, _ := json.Marshal(rep)
 	var back admin.Report
-	if err := json.Unmarshal(js, &back); err != nil || back.Issued != 3 || back.Consumed != 1 || back.Mismatches != 1 {
+	if err := json.Unmarshal(js, &back); err != nil || back.Counts.Issued != 3 || back.Counts.Logins != 1 || back.Counts.Mismatches != 1 {
 		t.Fatalf("json round trip: %v %+v", err, back)
 	}
 	if _, err := s.a.Report(ctx, admin.ReportQuery{}); !errors.Is(err, admin.ErrRequest) {
@@ -489,4 +502,12 @@ func TestHTTP(t *testing.T) {
 	if _, err := admin.NewHandler(nil, nil); !errors.Is(err, admin.ErrConfig) {
 		t.Fatal("a handler without an authorizer")
 	}
+}
+
+func affectedMembers(rep *admin.Report) []string {
+	var out []string
+	for _, a := range rep.Affected {
+		out = append(out, a.Member)
+	}
+	return out
 }

@@ -2,11 +2,8 @@ package admin
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
-	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,33 +19,98 @@ type ReportQuery struct {
 	Until time.Time
 }
 
-// Report answers "who was affected": for a batch or a window, every member
-// who received a link, every consumption (by which presented identity, from
-// where, into which session) and every refusal, mismatches first.
+// Report answers "who was affected" for a batch or a window. It tells
+// apart three things that happen to a link:
+//
+//   - a mismatch: someone presented the link with another identity than the
+//     one it is bound to (another member's link reached them);
+//   - a replay: a link already used was presented again (by its member
+//     clicking twice, or by whoever holds a copy);
+//   - a login: the link was consumed. A login confirmed with the link's own
+//     identity is the member's own, as far as oncelink can tell: it is
+//     listed, not counted as affected. One with no identity compared
+//     (a policy without confirmation) could be anyone's: it is.
+//
+// Affected is the members to contact: a mismatch, a replay or an
+// unconfirmed login on one of their links, with the addresses the store
+// holds for them. If a send put links in the wrong mailboxes and the
+// person typed the address the message showed, the login looks like the
+// member's own: end the sessions of Logins too.
+//
+// The JSON form is snake_case, with times in RFC 3339 and empty lists as
+// [].
 type Report struct {
 	Batch     string    `json:"batch,omitempty"`
 	Since     time.Time `json:"since,omitzero"`
 	Until     time.Time `json:"until,omitzero"`
 	Generated time.Time `json:"generated"`
 
-	// Issued, Consumed and Mismatches count links issued, links consumed and
-	// identity mismatches in scope.
-	Issued     int `json:"issued"`
-	Consumed   int `json:"consumed"`
-	Mismatches int `json:"mismatches"`
+	Counts ReportCounts `json:"counts"`
 
-	// Affected is the members whose link was consumed or presented with an
-	// identity that did not match: the people to contact, and whose
-	// sessions, passwords and addresses to check.
-	Affected []string `json:"affected"`
+	// Affected is the members to contact, in member order.
+	Affected []Affected `json:"affected"`
+	// Mismatches, Replays and Logins are the presentations of each kind
+	// in scope, oldest first.
+	Mismatches []Use `json:"mismatches"`
+	Replays    []Use `json:"replays"`
+	Logins     []Use `json:"logins"`
 	// Sessions is the sessions opened by consumed links in scope.
 	Sessions []string `json:"sessions"`
 	// Members holds one entry per member who received or presented a link in
 	// scope, in member order.
 	Members []MemberReport `json:"members"`
 	// Actions is the operators' and the breaker's actions in scope:
-	// revocations, watermarks, freezes, thaws, trips, blocked messages.
+	// revocations, watermarks, freezes, thaws, trips, blocked messages,
+	// each with its actor.
 	Actions []store.Event `json:"actions"`
+}
+
+// ReportCounts counts what a report covers.
+type ReportCounts struct {
+	// Issued is the links issued in scope.
+	Issued int `json:"issued"`
+	// Logins is the links consumed in scope with the link's own identity
+	// confirmed; UnconfirmedLogins those consumed with no identity compared.
+	Logins            int `json:"logins"`
+	UnconfirmedLogins int `json:"unconfirmed_logins"`
+	// Mismatches and Replays count those presentations; Refused counts
+	// every refused presentation of a link, them included.
+	Mismatches int `json:"mismatches"`
+	Replays    int `json:"replays"`
+	Refused    int `json:"refused"`
+	// Affected is len(Report.Affected).
+	Affected int `json:"affected"`
+}
+
+// Affected is one member to contact, and why.
+type Affected struct {
+	Member string `json:"member"`
+	// Addresses is the addresses the member's links were minted for, as the
+	// store holds them; empty when it holds none.
+	Addresses         []string `json:"addresses"`
+	Mismatches        int      `json:"mismatches"`
+	Replays           int      `json:"replays"`
+	UnconfirmedLogins int      `json:"unconfirmed_logins"`
+	// PresentedBy is the identities presented with the member's links in
+	// mismatches and replays: who else held them.
+	PresentedBy []string `json:"presented_by"`
+}
+
+// Use is one presentation of a link: a mismatch, a replay or a login.
+type Use struct {
+	At time.Time `json:"at"`
+	// Member is whose link it is, Address the address it was minted for.
+	Member  string `json:"member"`
+	Address string `json:"address,omitempty"`
+	TokenID string `json:"token_id"`
+	Batch   string `json:"batch,omitempty"`
+	// Reason is the refusal's reason ("mismatch", "used"); "" for a login.
+	Reason string `json:"reason,omitempty"`
+	// Confirmed reports, for a login, whether an identity was compared.
+	Confirmed bool `json:"confirmed"`
+	// Presented is who presented it: identity, address, user agent and
+	// session.
+	Presented store.Presentation `json:"presented"`
 }
 
 // MemberReport is what happened to one member's links.
@@ -75,10 +137,13 @@ type LinkReport struct {
 	ConsumedAt time.Time           `json:"consumed_at,omitzero"`
 	ConsumedBy *store.Presentation `json:"consumed_by,omitempty"`
 	RevokedAt  time.Time           `json:"revoked_at,omitzero"`
-	Refusals   []Attempt           `json:"refusals,omitempty"`
+	Refusals   []Attempt           `json:"refusals"`
+
+	consumedInScope bool
 }
 
-// Attempt is one refused presentation of a link.
+// Attempt is one refused presentation of a link. Its JSON form holds the
+// presentation's fields beside at and reason.
 type Attempt struct {
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason"`
@@ -96,7 +161,8 @@ func (a *Admin) Report(ctx context.Context, q ReportQuery) (*Report, error) {
 	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Until.After(q.Since) {
 		return nil, fmt.Errorf("%w: the window ends before it starts", ErrRequest)
 	}
-	rep := &Report{Batch: q.Batch, Since: q.Since, Until: q.Until, Generated: a.clock().UTC(), Affected: []string{}, Sessions: []string{}, Actions: []store.Event{}}
+	rep := &Report{Batch: q.Batch, Since: q.Since, Until: q.Until, Generated: a.clock().UTC(), Affected: []Affected{},
+		Mismatches: []Use{}, Replays: []Use{}, Logins: []Use{}, Sessions: []string{}, Actions: []store.Event{}}
 	r := reading{links: map[string]*LinkReport{}, owner: map[string]string{}}
 	if err := a.readLedger(ctx, q, rep, &r); err != nil {
 		return nil, err
@@ -118,7 +184,7 @@ type reading struct {
 func (r *reading) link(e *store.Event) *LinkReport {
 	l, ok := r.links[e.TokenID]
 	if !ok {
-		l = &LinkReport{TokenID: e.TokenID, Batch: e.Batch, Purpose: e.Purpose}
+		l = &LinkReport{TokenID: e.TokenID, Batch: e.Batch, Purpose: e.Purpose, Refusals: []Attempt{}}
 		r.links[e.TokenID] = l
 		r.owner[e.TokenID] = e.Member
 	}
@@ -145,18 +211,14 @@ func (a *Admin) readLedger(ctx context.Context, q ReportQuery, rep *Report, r *r
 			case e.Kind == store.EventIssued:
 				l := r.link(e)
 				l.Recipient, l.IssuedAt = e.Detail, e.At
-				rep.Issued++
+				rep.Counts.Issued++
 			case e.Kind == store.EventConsumed:
 				l := r.link(e)
 				p := e.Presentation
-				l.ConsumedAt, l.ConsumedBy = e.At, &p
-				rep.Consumed++
+				l.ConsumedAt, l.ConsumedBy, l.consumedInScope = e.At, &p, true
 			case e.Kind == store.EventRefused && e.TokenID != "":
 				l := r.link(e)
 				l.Refusals = append(l.Refusals, Attempt{At: e.At, Reason: e.Reason, Presentation: e.Presentation})
-				if store.Reason(e.Reason) == store.ReasonMismatch {
-					rep.Mismatches++
-				}
 			case e.Kind != store.EventRefused:
 				rep.Actions = append(rep.Actions, *e)
 			}
@@ -168,10 +230,12 @@ func (a *Admin) readLedger(ctx context.Context, q ReportQuery, rep *Report, r *r
 	}
 }
 
-// byMember groups the links by member, in member order, and names the
-// affected members and the sessions consumed links opened.
+// byMember groups the links by member, in member order, sorts each use of
+// a link into mismatches, replays and logins, and names the affected
+// members and the sessions consumed links opened.
 func (rep *Report) byMember(r *reading) {
 	byMember := map[string]*MemberReport{}
+	affected := map[string]*Affected{}
 	sessions := map[string]bool{}
 	for id, l := range r.links {
 		m := r.owner[id]
@@ -181,29 +245,79 @@ func (rep *Report) byMember(r *reading) {
 			byMember[m] = mr
 		}
 		mr.Links = append(mr.Links, *l)
-		if l.ConsumedBy != nil {
-			mr.Affected = true
+		aff := func() *Affected {
+			a, ok := affected[m]
+			if !ok {
+				a = &Affected{Member: m, Addresses: []string{}, PresentedBy: []string{}}
+				affected[m] = a
+			}
+			if l.Recipient != "" && !slices.Contains(a.Addresses, l.Recipient) {
+				a.Addresses = append(a.Addresses, l.Recipient)
+			}
+			return a
+		}
+		use := func(at time.Time, reason string, p store.Presentation) Use {
+			return Use{At: at, Member: m, Address: l.Recipient, TokenID: l.TokenID, Batch: l.Batch, Reason: reason, Presented: p}
+		}
+		if l.ConsumedBy != nil && l.consumedInScope {
+			u := use(l.ConsumedAt, "", *l.ConsumedBy)
+			u.Confirmed = u.Presented.Identity != ""
+			rep.Logins = append(rep.Logins, u)
+			if !u.Confirmed {
+				rep.Counts.UnconfirmedLogins++
+				aff().UnconfirmedLogins++
+			} else {
+				rep.Counts.Logins++
+			}
 			if s := l.ConsumedBy.Session; s != "" && !sessions[s] {
 				sessions[s] = true
 				rep.Sessions = append(rep.Sessions, s)
 			}
 		}
-		for _, a := range l.Refusals {
-			if store.Reason(a.Reason) == store.ReasonMismatch {
-				mr.Affected = true
+		for _, at := range l.Refusals {
+			rep.Counts.Refused++
+			var a *Affected
+			switch store.Reason(at.Reason) {
+			case store.ReasonMismatch:
+				rep.Counts.Mismatches++
+				rep.Mismatches = append(rep.Mismatches, use(at.At, at.Reason, at.Presentation))
+				a = aff()
+				a.Mismatches++
+			case store.ReasonUsed:
+				rep.Counts.Replays++
+				rep.Replays = append(rep.Replays, use(at.At, at.Reason, at.Presentation))
+				a = aff()
+				a.Replays++
+			default:
+				continue
+			}
+			if id := at.Identity; id != "" && !slices.Contains(a.PresentedBy, id) {
+				a.PresentedBy = append(a.PresentedBy, id)
 			}
 		}
 	}
 	for _, mr := range byMember {
 		slices.SortFunc(mr.Links, func(x, y LinkReport) int { return strings.Compare(x.TokenID, y.TokenID) })
-		rep.Members = append(rep.Members, *mr)
-		if mr.Affected {
-			rep.Affected = append(rep.Affected, mr.Member)
+		a, ok := affected[mr.Member]
+		if mr.Affected = ok; ok {
+			slices.Sort(a.Addresses)
+			slices.Sort(a.PresentedBy)
+			rep.Affected = append(rep.Affected, *a)
 		}
+		rep.Members = append(rep.Members, *mr)
 	}
 	slices.SortFunc(rep.Members, func(x, y MemberReport) int { return strings.Compare(x.Member, y.Member) })
-	slices.Sort(rep.Affected)
+	slices.SortFunc(rep.Affected, func(x, y Affected) int { return strings.Compare(x.Member, y.Member) })
+	for _, list := range [][]Use{rep.Mismatches, rep.Replays, rep.Logins} {
+		slices.SortStableFunc(list, func(x, y Use) int {
+			if c := x.At.Compare(y.At); c != 0 {
+				return c
+			}
+			return strings.Compare(x.TokenID, y.TokenID)
+		})
+	}
 	slices.Sort(rep.Sessions)
+	rep.Counts.Affected = len(rep.Affected)
 	if rep.Members == nil {
 		rep.Members = []MemberReport{}
 	}
@@ -265,65 +379,4 @@ func status(r *store.Record, g *store.Guards, now time.Time) string {
 		return "frozen"
 	}
 	return "issued"
-}
-
-// csvHeader is the header row of [Report.WriteCSV].
-var csvHeader = [...]string{"event", "at", "member", "affected", "token_id", "batch", "purpose", "recipient", "status",
-	"reason", "identity", "ip", "user_agent", "session"}
-
-// WriteCSV writes the report as CSV, one row per event of each link:
-// "issued", "consumed", and "refused" (with its reason), after a header row:
-// event, at, member, affected, token_id, batch, purpose, recipient,
-// status, reason, identity, ip, user_agent, session. Times are RFC 3339 in UTC. A cell that a spreadsheet would
-// run as a formula is prefixed with a quote.
-func (r *Report) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(csvHeader[:]); err != nil {
-		return err
-	}
-	ts := func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339Nano)
-	}
-	for _, m := range r.Members {
-		aff := strconv.FormatBool(m.Affected)
-		for _, l := range m.Links {
-			base := []string{m.Member, aff, l.TokenID, l.Batch, l.Purpose, l.Recipient, l.Status}
-			row := func(event, at, reason string, p store.Presentation) []string {
-				out := append([]string{event, at}, base...)
-				out = append(out, reason, p.Identity, p.IP, p.UserAgent, p.Session)
-				for i := range out {
-					out[i] = csvSafe(out[i])
-				}
-				return out
-			}
-			if err := cw.Write(row("issued", ts(l.IssuedAt), "", store.Presentation{})); err != nil {
-				return err
-			}
-			if l.ConsumedBy != nil {
-				if err := cw.Write(row("consumed", ts(l.ConsumedAt), "", *l.ConsumedBy)); err != nil {
-					return err
-				}
-			}
-			for _, a := range l.Refusals {
-				if err := cw.Write(row("refused", ts(a.At), a.Reason, a.Presentation)); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// csvSafe defuses a value a spreadsheet would run as a formula. Every cell
-// goes through it: user agents, addresses and typed identities come from
-// strangers, and member ids, batches and sessions from the site's data.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
 }

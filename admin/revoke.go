@@ -12,8 +12,9 @@ import (
 // RevokeResult says what a revocation did.
 type RevokeResult struct {
 	// Covered is how many outstanding links (usable, or frozen) the
-	// revocation stopped, as counted just before it.
-	Covered int64 `json:"covered"`
+	// revocation stopped, as counted just before it: what
+	// [Preview.Outstanding] counted, under the same JSON name.
+	Covered int64 `json:"outstanding"`
 	// Revoked is how many records were revoked one by one (idempotent: 0 on
 	// a second call).
 	Revoked int64 `json:"revoked"`

@@ -50,25 +50,25 @@ func (k EventKind) Valid() bool {
 type Event struct {
 	// Cursor identifies the event within its store; it is set by the store
 	// and opaque to callers.
-	Cursor string
-	At     time.Time
-	Kind   EventKind
+	Cursor string    `json:"cursor,omitempty"`
+	At     time.Time `json:"at"`
+	Kind   EventKind `json:"kind"`
 	// Reason is a short machine-readable code (for refusals) or a few words.
-	Reason string
+	Reason string `json:"reason,omitempty"`
 	// TokenID, Member, Batch and Purpose say what the event is about; any
 	// may be empty.
-	TokenID string
-	Member  string
-	Batch   string
-	Purpose string
+	TokenID string `json:"token_id,omitempty"`
+	Member  string `json:"member,omitempty"`
+	Batch   string `json:"batch,omitempty"`
+	Purpose string `json:"purpose,omitempty"`
 	// Presentation is set for presentations (consumed, refused).
-	Presentation Presentation
+	Presentation Presentation `json:"presentation,omitzero"`
 	// Count is the number of records a bulk event affected.
-	Count int64
+	Count int64 `json:"count,omitempty"`
 	// Actor is who asked for an operator's action.
-	Actor string
+	Actor string `json:"actor,omitempty"`
 	// Detail is free text: a filter, a hold's reason, evidence.
-	Detail string
+	Detail string `json:"detail,omitempty"`
 }
 
 // MaxDetailLen bounds [Event.Detail].

@@ -44,16 +44,34 @@ func ParseScope(s string) (Scope, error) {
 	return 0, fmt.Errorf("%w: unknown scope %q", ErrInvalid, s)
 }
 
+// MarshalText returns the String form: scopes travel as words in JSON.
+func (s Scope) MarshalText() ([]byte, error) {
+	if s < ScopeGlobal || s > ScopeMember {
+		return nil, fmt.Errorf("%w: unknown scope %d", ErrInvalid, uint8(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText parses the String form ([ParseScope]).
+func (s *Scope) UnmarshalText(b []byte) error {
+	v, err := ParseScope(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
 // Hold is a reversible freeze: while it stands, every record it covers is
 // refused with [ErrFrozen] and nothing is consumed.
 type Hold struct {
-	Scope Scope
+	Scope Scope `json:"scope"`
 	// Key is the batch or member id; "" for a global hold.
-	Key string
+	Key string `json:"key"`
 	// Since is when the hold was placed.
-	Since time.Time
+	Since time.Time `json:"since"`
 	// Reason says why, for the ledger and for operators.
-	Reason string
+	Reason string `json:"reason"`
 }
 
 // Validate checks the scope and key, and that the reason is at most
@@ -98,9 +116,9 @@ func ValidateScopeKey(s Scope, key string) error { return validScopeKey(s, key) 
 // clock. Before is set by [Tokens.Watermark] and compares with
 // [Record.IssuedAt], the clock of the machine that minted the link.
 type Mark struct {
-	Member string
-	Before time.Time
-	Seq    int64
+	Member string    `json:"member"`
+	Before time.Time `json:"before,omitzero"`
+	Seq    int64     `json:"seq,omitempty"`
 }
 
 // IsZero reports whether m covers nothing.

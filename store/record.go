@@ -104,13 +104,13 @@ type Presentation struct {
 	// Identity is the identity presented, in the canonical form the verify
 	// package defines, with its kind: "email:ann@example.org",
 	// "number:10442", "member:m-17".
-	Identity string
+	Identity string `json:"identity"`
 	// IP is the client address as the site determined it.
-	IP string
+	IP string `json:"ip"`
 	// UserAgent is the client's User-Agent header.
-	UserAgent string
+	UserAgent string `json:"user_agent"`
 	// Session is the site's reference to the session the consumption opens.
-	Session string
+	Session string `json:"session"`
 }
 
 // IsZero reports whether p holds nothing.

@@ -18,18 +18,20 @@ type scopeFlags struct {
 	batch, member string
 	reason        string
 	force         bool
+	actor         string
 }
 
 func (c *cli) scope(name string, args []string, withReason bool) (store.Scope, string, *scopeFlags, error) {
 	f := &scopeFlags{}
 	err := c.flags(name, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&f.global, "global", false, "every link")
-		fs.StringVar(&f.batch, "batch", "", "the links of one batch ('oncelink batches' lists them)")
-		fs.StringVar(&f.member, "member", "", "the links of one member")
+		fs.StringVar(&f.batch, "batch", "", "the links of one `batch` ('oncelink batches' lists them)")
+		fs.StringVar(&f.member, "member", "", "the links of one `member` id")
 		fs.BoolVar(&f.force, "force", false, "act even when the scope matches no link")
 		if withReason {
-			fs.StringVar(&f.reason, "reason", "", "why, for the ledger")
+			fs.StringVar(&f.reason, "reason", "", "why, recorded in the ledger (at most 1024 bytes)")
 		}
+		actorFlag(fs, &f.actor)
 	})
 	if err != nil {
 		return 0, "", nil, err
@@ -48,10 +50,23 @@ func (c *cli) scope(name string, args []string, withReason bool) (store.Scope, s
 	if n != 1 {
 		return 0, "", nil, usagef("%s: give exactly one of --global, --batch, --member", name)
 	}
+	if scope != store.ScopeGlobal && !store.ValidText(key, maxKey(scope)) {
+		return 0, "", nil, usagef("%s: --%s is at most %d bytes of text", name, scope, maxKey(scope))
+	}
+	if !store.ValidText(f.reason, store.MaxReasonLen) {
+		return 0, "", nil, usagef("%s: --reason is at most %d bytes of text", name, store.MaxReasonLen)
+	}
 	if err := store.ValidateScopeKey(scope, key); err != nil {
 		return 0, "", nil, usagef("%s: --%s: %v", name, scope, err)
 	}
 	return scope, key, f, nil
+}
+
+func maxKey(scope store.Scope) int {
+	if scope == store.ScopeBatch {
+		return store.MaxBatchLen
+	}
+	return store.MaxMemberLen
 }
 
 // scopeWords names a scope as the flags do.
@@ -79,9 +94,9 @@ func (c *cli) freeze(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closer()
-	res, err := a.Freeze(ctx, store.Hold{Scope: scope, Key: key, Reason: f.reason}, actorName(), forceOpts(f.force)...)
+	res, err := a.Freeze(ctx, store.Hold{Scope: scope, Key: key, Reason: f.reason}, f.actor, forceOpts(f.force)...)
 	if err != nil {
-		return noMatch("freeze", scope, key, err)
+		return noMatch("freeze", scope, key, worded("freeze", err))
 	}
 	c.out(res, func(w io.Writer) {
 		was := ""
@@ -104,9 +119,9 @@ func (c *cli) thaw(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closer()
-	res, err := a.Thaw(ctx, store.Hold{Scope: scope, Key: key}, actorName(), forceOpts(f.force)...)
+	res, err := a.Thaw(ctx, store.Hold{Scope: scope, Key: key}, f.actor, forceOpts(f.force)...)
 	if err != nil {
-		return noMatch("thaw", scope, key, err)
+		return noMatch("thaw", scope, key, worded("thaw", err))
 	}
 	c.out(res, func(w io.Writer) {
 		if !res.Changed {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"os/user"
 	"strings"
 	"time"
 
@@ -77,20 +78,6 @@ type cli struct {
 	timeout        time.Duration
 }
 
-// usageError is a mistake in the command line: exit 2, nothing done.
-type usageError struct{ msg string }
-
-func (e usageError) Error() string { return e.msg }
-
-func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
-
-// noMatchError is an action whose scope matches no link: exit 4.
-type noMatchError struct{ msg string }
-
-func (e noMatchError) Error() string { return e.msg }
-
-var errNotConfirmed = errors.New("not confirmed: nothing was done")
-
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &cli{stdin: bufio.NewReader(stdin), stdout: stdout, stderr: stderr, storeURL: os.Getenv("ONCELINK_STORE"), timeout: 5 * time.Minute}
 	global := flag.NewFlagSet("oncelink", flag.ContinueOnError)
@@ -101,54 +88,42 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprint(stdout, usage)
 			return exitOK
 		}
-		return c.fail(usagef("%v", err))
+		return c.fail("", flagError("", err))
 	}
 	rest := global.Args()
 	if len(rest) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	cmds := map[string]func(context.Context, []string) error{
-		"revoke": c.revoke, "freeze": c.freeze, "thaw": c.thaw, "state": c.state, "batches": c.batches,
-		"report": c.report, "purge": c.purge, "init": c.init, "migrate": c.init,
-	}
-	cmd, ok := cmds[rest[0]]
-	if !ok {
-		if rest[0] == "help" {
+	name, args := rest[0], rest[1:]
+	if name == "help" {
+		if len(args) == 0 {
 			fmt.Fprint(stdout, usage)
 			return exitOK
 		}
-		return c.fail(usagef("unknown command %q", rest[0]))
+		name, args = args[0], []string{"--help"}
 	}
-	return c.fail(cmd(ctx, rest[1:]))
+	cmds := map[string]func(context.Context, []string) error{
+		"revoke": c.revoke, "freeze": c.freeze, "thaw": c.thaw, "state": c.state, "batches": c.batches,
+		"report": c.report, "purge": c.purge, "init": c.initCmd("init"), "migrate": c.initCmd("migrate"),
+	}
+	cmd, ok := cmds[name]
+	if !ok {
+		return c.fail("", usagef("unknown command %q", name))
+	}
+	return c.fail(name, cmd(ctx, args))
 }
 
 func (c *cli) common(fs *flag.FlagSet) {
-	fs.StringVar(&c.storeURL, "store", c.storeURL, "store URL (or $ONCELINK_STORE)")
-	fs.BoolVar(&c.json, "json", c.json, "write JSON for machines")
-	fs.DurationVar(&c.timeout, "timeout", c.timeout, "give up after this long")
+	fs.StringVar(&c.storeURL, "store", c.storeURL, "the store, a `URL`: sqlite:PATH, postgres://..., mysql://..., redis://... (or $ONCELINK_STORE)")
+	fs.BoolVar(&c.json, "json", c.json, "write JSON for scripts")
+	fs.Var(durationFlag{&c.timeout}, "timeout", "give up after this `duration` (30s, 5m, 1h)")
 }
 
-func (c *cli) fail(err error) int {
-	var ue usageError
-	var nm noMatchError
-	var ce *admin.ConfirmError
-	switch {
-	case err == nil:
-		return exitOK
-	case errors.As(err, &ue), errors.Is(err, admin.ErrRequest), errors.Is(err, store.ErrInvalid), errors.Is(err, storeurl.ErrURL):
-		fmt.Fprintln(c.stderr, "oncelink:", err)
-		fmt.Fprintln(c.stderr, "run 'oncelink help' for usage")
-		return exitUsage
-	case errors.As(err, &nm), errors.Is(err, admin.ErrNoMatch):
-		fmt.Fprintln(c.stderr, "oncelink:", err)
-		return exitNoMatch
-	case errors.Is(err, errNotConfirmed), errors.As(err, &ce):
-		fmt.Fprintln(c.stderr, "oncelink:", err)
-		return exitNotConfirmed
-	}
-	fmt.Fprintln(c.stderr, "oncelink:", err)
-	return exitFailed
+// actorFlag defines --actor: who acts, for the ledger.
+func actorFlag(fs *flag.FlagSet, actor *string) {
+	*actor = defaultActor()
+	fs.StringVar(actor, "actor", *actor, "who is acting, a `name` recorded in the ledger with the action: $ONCELINK_ACTOR, or your login name, unless given")
 }
 
 // flags parses a command's flags, accepting the global ones too.
@@ -158,13 +133,22 @@ func (c *cli) flags(name string, args []string, define func(*flag.FlagSet)) erro
 	c.common(fs)
 	define(fs)
 	if err := fs.Parse(args); err != nil {
-		return usagef("%s: %v", name, err)
+		if errors.Is(err, flag.ErrHelp) {
+			printHelp(c.stdout, name, fs)
+			return errHelpShown
+		}
+		return suggest(fs, flagError(name, err))
 	}
 	if fs.NArg() > 0 {
 		return usagef("%s: unexpected argument %q", name, fs.Arg(0))
 	}
 	if c.timeout <= 0 {
 		return usagef("%s: --timeout must be positive", name)
+	}
+	if f := fs.Lookup("actor"); f != nil {
+		if a := f.Value.String(); a == "" || !store.ValidText(a, store.MaxMemberLen) {
+			return usagef("%s: --actor must name who is acting, in at most %d bytes of text", name, store.MaxMemberLen)
+		}
 	}
 	return nil
 }
@@ -181,7 +165,7 @@ func (c *cli) open(ctx context.Context, opts ...storeurl.Option) (context.Contex
 		cancel()
 		where := storeurl.Redact(c.storeURL)
 		if errors.Is(err, store.ErrNoStore) {
-			return nil, nil, nil, fmt.Errorf("no oncelink store at %s (%w): check --store or $ONCELINK_STORE, or create one with 'oncelink init'", where, err)
+			return nil, nil, nil, noStore(where, err)
 		}
 		return nil, nil, nil, fmt.Errorf("opening the store at %s: %w", where, err)
 	}
@@ -216,13 +200,25 @@ func (c *cli) out(v any, human func(w io.Writer)) {
 	human(c.stdout)
 }
 
-func actorName() string {
-	for _, v := range []string{"ONCELINK_ACTOR", "SUDO_USER", "USER"} {
-		if s := os.Getenv(v); s != "" {
-			return "cli:" + s
-		}
+// defaultActor is who acts when --actor is not given: $ONCELINK_ACTOR, or
+// the operating system's user.
+func defaultActor() string {
+	if s := os.Getenv("ONCELINK_ACTOR"); s != "" {
+		return s
 	}
-	return "cli"
+	return currentUser()
+}
+
+// currentUser is the name of the operating system's user (os/user), or
+// $USER when it cannot say; under sudo, the user who ran sudo.
+func currentUser() string {
+	if s := os.Getenv("SUDO_USER"); s != "" {
+		return s
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return os.Getenv("USER")
 }
 
 // list is a comma-separated flag value.
@@ -250,16 +246,20 @@ func (f timeFlag) String() string {
 func (f timeFlag) Set(s string) error {
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return fmt.Errorf("not an RFC 3339 time: %q", s)
+		return fmt.Errorf("%q is not an RFC 3339 time: write it as 2026-11-25T09:00:00Z", s)
 	}
 	*f.t = t
 	return nil
 }
 
-// init creates the store, or brings it up to date.
-func (c *cli) init(ctx context.Context, args []string) error {
+// initCmd creates the store, or brings it up to date: init, and migrate.
+func (c *cli) initCmd(name string) func(context.Context, []string) error {
+	return func(ctx context.Context, args []string) error { return c.init(ctx, name, args) }
+}
+
+func (c *cli) init(ctx context.Context, name string, args []string) error {
 	var repair bool
-	if err := c.flags("init", args, func(fs *flag.FlagSet) {
+	if err := c.flags(name, args, func(fs *flag.FlagSet) {
 		fs.BoolVar(&repair, "repair", false, "reopen a Redis store whose control key was lost: revokes every link recorded before")
 	}); err != nil {
 		return err

@@ -52,16 +52,19 @@ func (c *cli) report(ctx context.Context, args []string) error {
 	var q admin.ReportQuery
 	var asCSV bool
 	err := c.flags("report", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&q.Batch, "batch", "", "one batch")
-		fs.Var(timeFlag{&q.Since}, "since", "from this time")
-		fs.Var(timeFlag{&q.Until}, "until", "up to this time")
-		fs.BoolVar(&asCSV, "csv", false, "write CSV, one row per event")
+		fs.StringVar(&q.Batch, "batch", "", "one `batch`, as 'oncelink batches' lists them")
+		fs.Var(timeFlag{&q.Since}, "since", "from this `time` (RFC 3339)")
+		fs.Var(timeFlag{&q.Until}, "until", "up to this `time` (RFC 3339)")
+		fs.BoolVar(&asCSV, "csv", false, "write CSV, one row per event of each link")
 	})
 	if err != nil {
 		return err
 	}
 	if q.Batch == "" && q.Since.IsZero() && q.Until.IsZero() {
 		return usagef("report: give --batch, or --since and/or --until")
+	}
+	if !q.Since.IsZero() && !q.Until.IsZero() && !q.Until.After(q.Since) {
+		return usagef("report: --until must be after --since")
 	}
 	ctx, a, closer, err := c.open(ctx)
 	if err != nil {
@@ -79,33 +82,40 @@ func (c *cli) report(ctx context.Context, args []string) error {
 	return nil
 }
 
-// printReport writes the affected members of a report for a person to
-// read; every text from the store is escaped for the terminal.
+// printReport writes a report for a person to read: the counts, the
+// members to contact with their addresses, then the mismatches, replays and
+// logins, one line each; every text from the store is escaped for the
+// terminal.
 func printReport(w io.Writer, rep *admin.Report) {
-	fmt.Fprintf(w, "links issued: %d, consumed: %d, identity mismatches: %d\n", rep.Issued, rep.Consumed, rep.Mismatches)
-	fmt.Fprintf(w, "affected members (%d):\n", len(rep.Affected))
+	n := rep.Counts
+	fmt.Fprintf(w, "links issued: %d; logins: %d confirmed, %d with no identity confirmed; mismatches: %d; replays: %d; refused in all: %d\n",
+		n.Issued, n.Logins, n.UnconfirmedLogins, n.Mismatches, n.Replays, n.Refused)
+	fmt.Fprintf(w, "\naffected members, to contact (%d): a mismatch, a replay, or a login no identity confirmed\n", len(rep.Affected))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  MEMBER\tLINK\tSTATUS\tCONSUMED BY\tFROM\tUSER AGENT\tSESSION\tREFUSALS")
-	for _, m := range rep.Members {
-		if !m.Affected {
-			continue
-		}
-		for _, l := range m.Links {
-			var by store.Presentation
-			if l.ConsumedBy != nil {
-				by = *l.ConsumedBy
-			}
-			var refusals []string
-			for _, r := range l.Refusals {
-				refusals = append(refusals, term(r.Reason+" "+r.Identity+" from "+r.IP+" ("+r.UserAgent+")"))
-			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", term(m.Member), l.TokenID, l.Status,
-				term(by.Identity), term(by.IP), term(by.UserAgent), term(by.Session), strings.Join(refusals, "; "))
-		}
+	fmt.Fprintln(tw, "  MEMBER\tADDRESSES\tMISMATCHES\tREPLAYS\tUNCONFIRMED LOGINS\tPRESENTED BY")
+	for _, a := range rep.Affected {
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\t%s\n", term(a.Member), term(strings.Join(a.Addresses, ", ")),
+			a.Mismatches, a.Replays, a.UnconfirmedLogins, term(strings.Join(a.PresentedBy, ", ")))
 	}
 	tw.Flush()
+	uses := func(title string, us []admin.Use) {
+		fmt.Fprintf(w, "\n%s (%d):\n", title, len(us))
+		if len(us) == 0 {
+			return
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  AT\tMEMBER\tADDRESS\tLINK\tPRESENTED AS\tFROM\tUSER AGENT\tSESSION")
+		for _, u := range us {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.At.UTC().Format(time.RFC3339), term(u.Member), term(u.Address), u.TokenID,
+				term(u.Presented.Identity), term(u.Presented.IP), term(u.Presented.UserAgent), term(u.Presented.Session))
+		}
+		tw.Flush()
+	}
+	uses("mismatches: someone presented another member's link", rep.Mismatches)
+	uses("replays: a used link presented again", rep.Replays)
+	uses("logins: links consumed (PRESENTED AS empty: no identity confirmed)", rep.Logins)
 	if len(rep.Sessions) > 0 {
-		fmt.Fprintf(w, "sessions opened by these links (%d):\n", len(rep.Sessions))
+		fmt.Fprintf(w, "\nsessions opened by these links (%d):\n", len(rep.Sessions))
 		for _, s := range rep.Sessions {
 			fmt.Fprintf(w, "  %s\n", term(s))
 		}
@@ -116,11 +126,13 @@ func (c *cli) purge(ctx context.Context, args []string) error {
 	var before time.Time
 	var olderThan time.Duration
 	var dry, yes bool
+	var actor string
 	err := c.flags("purge", args, func(fs *flag.FlagSet) {
-		fs.Var(timeFlag{&before}, "before", "delete what expired, and ledger entries recorded, before this time")
-		fs.DurationVar(&olderThan, "older-than", 0, "the same, relative to now (720h = 30 days)")
+		fs.Var(timeFlag{&before}, "before", "delete what expired, and ledger entries recorded, before this `time` (RFC 3339)")
+		fs.Var(durationFlag{&olderThan}, "older-than", "the same, this `duration` before now: 30d, 12h, 1d12h")
 		fs.BoolVar(&dry, "dry-run", false, "count what would be deleted; change nothing")
 		fs.BoolVar(&yes, "yes", false, "do not ask for confirmation")
+		actorFlag(fs, &actor)
 	})
 	if err != nil {
 		return err
@@ -157,7 +169,7 @@ func (c *cli) purge(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	n, err := a.Purge(ctx, before, actorName())
+	n, err := a.Purge(ctx, before, actor)
 	if err != nil {
 		return err
 	}

@@ -22,18 +22,18 @@ type revokeFlags struct {
 }
 
 func (r *revokeFlags) define(fs *flag.FlagSet) {
-	fs.BoolVar(&r.f.All, "all", false, "every link the store has recorded (a watermark); asks for confirmation")
-	fs.Var(&r.ids, "ids", "token ids, comma-separated")
-	fs.Var(&r.members, "members", "member ids, comma-separated (a watermark per member)")
-	fs.Var(&r.batch, "batches", "batch ids, comma-separated")
-	fs.StringVar(&r.f.Purpose, "purpose", "", "links of this purpose")
-	fs.Var(timeFlag{&r.f.IssuedFrom}, "issued-from", "links issued at or after this time (the minting machine's clock)")
-	fs.Var(timeFlag{&r.f.IssuedBefore}, "issued-before", "links issued before this time (the minting machine's clock)")
+	fs.BoolVar(&r.f.All, "all", false, "every link the store has recorded (a watermark); asks for confirmation; alone")
+	fs.Var(&r.ids, "ids", "token `ids`, comma-separated, as 'oncelink report' shows them")
+	fs.Var(&r.members, "members", "member `ids`, comma-separated (a watermark per member)")
+	fs.Var(&r.batch, "batches", "`batches`, comma-separated, as 'oncelink batches' lists them")
+	fs.StringVar(&r.f.Purpose, "purpose", "", "links of this `purpose` (login, reset...)")
+	fs.Var(timeFlag{&r.f.IssuedFrom}, "issued-from", "links issued at or after this `time` (RFC 3339; the minting machine's clock)")
+	fs.Var(timeFlag{&r.f.IssuedBefore}, "issued-before", "links issued before this `time` (RFC 3339; the minting machine's clock)")
 	fs.BoolVar(&r.f.Consumed, "consumed", false, "only links that were consumed")
-	fs.BoolVar(&r.dry, "dry-run", false, "count what would be revoked; change nothing")
+	fs.BoolVar(&r.dry, "dry-run", false, "count the outstanding links it would stop; change nothing")
 	fs.BoolVar(&r.yes, "yes", false, "do not ask for confirmation")
 	fs.BoolVar(&r.force, "force", false, "revoke even when no link matches")
-	fs.StringVar(&r.actor, "actor", r.actor, "who is acting, for the ledger")
+	actorFlag(fs, &r.actor)
 }
 
 // check refuses, in the words of the flags, what the admin layer would.
@@ -50,17 +50,33 @@ func (r *revokeFlags) check(now time.Time) error {
 	if !r.f.IssuedFrom.IsZero() && !r.f.IssuedBefore.IsZero() && !r.f.IssuedBefore.After(r.f.IssuedFrom) {
 		return usagef("revoke: --issued-before must be after --issued-from")
 	}
+	if n := len(r.f.IDs) + len(r.f.Members) + len(r.f.Batches); n > store.MaxFilterValues {
+		return usagef("revoke: --ids, --members and --batches name %d values together, at most %d: revoke in parts, or by --batches", n, store.MaxFilterValues)
+	}
 	for _, id := range r.f.IDs {
 		if !store.ValidID(id) {
 			return usagef("revoke: --ids: %s is not a token id (a lower-case UUID, as 'oncelink report' shows them)", term(id))
 		}
+	}
+	for _, m := range r.f.Members {
+		if !store.ValidText(m, store.MaxMemberLen) {
+			return usagef("revoke: --members: a member id is at most %d bytes of text", store.MaxMemberLen)
+		}
+	}
+	for _, b := range r.f.Batches {
+		if !store.ValidText(b, store.MaxBatchLen) {
+			return usagef("revoke: --batches: a batch is at most %d bytes of text", store.MaxBatchLen)
+		}
+	}
+	if !store.ValidText(r.f.Purpose, store.MaxPurposeLen) {
+		return usagef("revoke: --purpose is at most %d bytes of text", store.MaxPurposeLen)
 	}
 	if latest := now.Add(admin.WatermarkTolerance); r.f.IssuedBefore.After(latest) {
 		return usagef("revoke: --issued-before %s is in the future (it is %s here): it would refuse every link minted until then, and nothing can lower it; to revoke everything, use --all",
 			r.f.IssuedBefore.Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	if err := r.f.Validate(); err != nil {
-		return usagef("revoke: %v", err)
+		return &wordedError{err: err, msg: "revoke: " + r.selection() + " is not a filter oncelink can apply"}
 	}
 	return nil
 }
@@ -95,7 +111,7 @@ func (r *revokeFlags) selection() string {
 }
 
 func (c *cli) revoke(ctx context.Context, args []string) error {
-	r := &revokeFlags{actor: actorName()}
+	r := &revokeFlags{}
 	if err := c.flags("revoke", args, r.define); err != nil {
 		return err
 	}
@@ -109,7 +125,7 @@ func (c *cli) revoke(ctx context.Context, args []string) error {
 	defer closer()
 	p, err := a.Preview(ctx, r.f)
 	if err != nil {
-		return err
+		return worded("revoke", err)
 	}
 	if p.Matching == 0 && !r.force {
 		return noMatchError{fmt.Sprintf("revoke: %s matches no link: nothing was done (check the names with 'oncelink batches', or --force)", r.selection())}
@@ -132,7 +148,7 @@ func (c *cli) revoke(ctx context.Context, args []string) error {
 	}
 	res, err := a.Revoke(ctx, r.f, r.actor, opts...)
 	if err != nil && !errors.Is(err, admin.ErrSessions) {
-		return err
+		return worded("revoke", err)
 	}
 	c.out(res, func(w io.Writer) { printRevoked(w, res, p) })
 	return err
@@ -146,8 +162,13 @@ func widePrompt(r *revokeFlags, p admin.Preview) string {
 	return fmt.Sprintf("This is as wide as revoking everything: %s (%d records match, %d consumed: their sessions end).", what, p.Matching, p.Consumed)
 }
 
+// printPreview and printRevoked lead with the same count: the outstanding
+// links the revocation stops (or stopped).
 func printPreview(w io.Writer, p admin.Preview) {
-	fmt.Fprintf(w, "would revoke: %d links match, %d of them outstanding (of %d outstanding in the store)", p.Matching, p.Outstanding, p.OutstandingInStore)
+	fmt.Fprintf(w, "would revoke: %d outstanding links (%d links match, of %d outstanding in the store)", p.Outstanding, p.Matching, p.OutstandingInStore)
+	if p.Outstanding == 0 {
+		fmt.Fprint(w, "; the links that match are already consumed, revoked or expired")
+	}
 	if p.Consumed > 0 {
 		fmt.Fprintf(w, "; %d consumed: their sessions must end", p.Consumed)
 	}
@@ -173,7 +194,7 @@ func printRevoked(w io.Writer, res admin.RevokeResult, p admin.Preview) {
 		fmt.Fprintf(w, "revoked: %d outstanding links: every link of %s issued before %s by the minting machine's clock (a watermark; %d records matched)\n",
 			res.Covered, who, res.Watermark.Format(time.RFC3339Nano), p.Matching)
 	default:
-		fmt.Fprintf(w, "revoked: %d links, %d of them outstanding\n", res.Revoked, res.Covered)
+		fmt.Fprintf(w, "revoked: %d outstanding links (%d links matched; %d records marked revoked now)\n", res.Covered, p.Matching, res.Revoked)
 	}
 	if len(res.Sessions) > 0 {
 		fmt.Fprintf(w, "sessions opened by these links, which the site must end (%d):\n", len(res.Sessions))

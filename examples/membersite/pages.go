@@ -121,7 +121,7 @@ The operator's page is at the admin address printed when the site started.</p></
 
 {{define "report.html"}}{{template "head" "Report"}}
 <h1>Report {{.Batch}}</h1>
-<p>Links issued: {{.Issued}}; consumed: {{.Consumed}}; identity mismatches: {{.Mismatches}}; affected members: {{len .Affected}}.</p>
+<p>Links issued: {{.Counts.Issued}}; logins: {{.Counts.Logins}}; identity mismatches: {{.Counts.Mismatches}}; replays: {{.Counts.Replays}}; affected members: {{.Counts.Affected}}.</p>
 <table><tr><th>Member</th><th>Status</th><th>Consumed by</th><th>From</th><th>Session</th><th>Refusals</th></tr>
 {{range .Members}}{{$m := .Member}}{{range .Links}}<tr><td>{{$m}}</td><td>{{.Status}}</td><td>{{with .ConsumedBy}}{{.Identity}}{{end}}</td>
 <td>{{with .ConsumedBy}}{{.IP}}{{end}}</td><td>{{with .ConsumedBy}}{{.Session}}{{end}}</td><td>{{len .Refusals}}</td></tr>{{end}}{{end}}
