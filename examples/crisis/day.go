@@ -42,8 +42,9 @@ type Day struct {
 	// Clicks is every presentation; Logins the links consumed, Foreign
 	// those consumed by someone other than the link's member: people
 	// logged in as someone else. Mismatches is the clicks whose typed
-	// address was not the link's recipient's (ground truth).
-	Clicks, Logins, Foreign, Mismatches int
+	// address was not the link's recipient's, Replays the other clicks on
+	// a link already consumed and not revoked (ground truth).
+	Clicks, Logins, Foreign, Mismatches, Replays int
 	// Refused counts refusals by reason.
 	Refused map[store.Reason]int
 	// At are the logins by the seed's milestones: when the reports came
@@ -57,9 +58,15 @@ type Day struct {
 	// revocation ended, as the session table counted them.
 	SessionsOpened, SessionsOpen, SessionsEnded int
 	Report                                      *admin.Report
+	// Timeline is the ledger of the send's batch, minute by minute.
+	Timeline *admin.Timeline
 	// Affected is the ground truth of the report's affected members: the
-	// members whose link was consumed or presented with another address.
+	// members whose link was presented with another address, presented
+	// again once consumed, or consumed with no address asked.
 	Affected int
+
+	consumed map[int]bool // links consumed, by member
+	revoked  bool         // the operator revoked the batch
 }
 
 // Tally is logins at a moment.
@@ -72,6 +79,7 @@ type Tally struct{ Logins, Foreign int }
 // offline at the seed's 47 + 18 minutes.
 func (e *env) day(ctx context.Context, name string, controls bool) (*Day, error) {
 	d := &Day{Name: name, Controls: controls, Start: dayStart, Refused: map[store.Reason]int{}, At: map[time.Duration]Tally{},
+		consumed:   map[int]bool{},
 		FirstClick: -1, FirstLogin: -1, FirstForeign: -1, FirstMismatch: -1, TripAt: -1}
 	e.clk.set(d.Start)
 	var err error
@@ -131,7 +139,11 @@ func (e *env) day(ctx context.Context, name string, controls bool) (*Day, error)
 	}
 	d.Affected = len(affected)
 	e.clk.set(d.Start.Add(d.End))
-	d.Report, err = adm.Report(ctx, admin.ReportQuery{Batch: d.Send.Batch})
+	if d.Report, err = adm.Report(ctx, admin.ReportQuery{Batch: d.Send.Batch}); err != nil {
+		return nil, err
+	}
+	d.Timeline, err = adm.Timeline(ctx, admin.TimelineQuery{Batch: d.Send.Batch, Since: d.Start,
+		Until: d.Start.Add(d.End + time.Minute), Step: time.Minute})
 	return d, err
 }
 
@@ -147,6 +159,10 @@ func (e *env) present(ctx context.Context, d *Day, v *verify.Verifier, tab *sess
 	if d.Controls {
 		req.Identity.Email = typed(e.members[c.person].email, c.typo)
 		mismatch = c.typo || c.person != holder
+	}
+	if !mismatch && d.consumed[holder] && !d.revoked {
+		d.Replays++
+		affected[holder] = true
 	}
 	d.Clicks++
 	if d.FirstClick < 0 {
@@ -168,7 +184,10 @@ func (e *env) present(ctx context.Context, d *Day, v *verify.Verifier, tab *sess
 		return nil
 	}
 	tab.open(ref, res.Claims.Member, c.person)
-	affected[holder] = true
+	d.consumed[holder] = true
+	if !d.Controls {
+		affected[holder] = true // a login with no address asked could be anyone's
+	}
 	d.Logins++
 	if d.FirstLogin < 0 {
 		d.FirstLogin = c.at
@@ -205,6 +224,7 @@ func (e *env) operate(ctx context.Context, d *Day, adm *admin.Admin, tab *sessio
 	if d.Revoke, err = adm.Revoke(ctx, f, "operator", opts...); err != nil {
 		return fmt.Errorf("revoke: %w", err)
 	}
+	d.revoked = true
 	_, _, d.SessionsEnded = tab.counts()
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/oncelink/oncelink/storeurl"
 	"github.com/oncelink/oncelink/token"
@@ -18,6 +19,8 @@ func main() {
 	flag.IntVar(&c.size, "batch", 10, "messages per mail batch")
 	flag.Uint64Var(&c.seed, "seed", 1, "seed of the members' clicks")
 	flag.StringVar(&c.store, "store", os.Getenv("ONCELINK_STORE"), "store URL (default: SQLite in a temporary directory)")
+	flag.StringVar(&c.svg, "svg", filepath.Join(os.TempDir(), "oncelink-crisis.svg"),
+		"where to write the plot of the day with oncelink (the day without goes beside it, -incident.svg)")
 	flag.Parse()
 	if c.store == "" {
 		dir, err := os.MkdirTemp("", "oncelink-crisis")
@@ -38,6 +41,7 @@ type config struct {
 	members, size int
 	seed          uint64
 	store         string
+	svg           string // the plot of the day with oncelink; "" writes none
 }
 
 // Summary is the replay: the day as it happened, the send guard on the
@@ -47,6 +51,8 @@ type Summary struct {
 	Incident         *Day
 	Guarded, Correct Outcome
 	Oncelink         *Day
+	// Plots is the SVG files written: the day without, the day with.
+	Plots []string
 }
 
 func run(ctx context.Context, w io.Writer, c config) (*Summary, error) {
@@ -97,7 +103,29 @@ func run(ctx context.Context, w io.Writer, c config) (*Summary, error) {
 	}
 	printOncelink(w, sum.Oncelink)
 	printComparison(w, &sum)
+	if c.svg != "" {
+		sum.Plots = []string{strings.TrimSuffix(c.svg, ".svg") + "-incident.svg", c.svg}
+		for i, d := range []*Day{sum.Incident, sum.Oncelink} {
+			if err := writeSVG(sum.Plots[i], d); err != nil {
+				return nil, err
+			}
+		}
+		fmt.Fprintf(w, "\nthe console's plot of each day (admin.Timeline): %s, %s\n", sum.Plots[0], sum.Plots[1])
+	}
 	return &sum, nil
+}
+
+// writeSVG writes the plot of a day's timeline to path.
+func writeSVG(path string, d *Day) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := d.Timeline.WriteSVG(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // runTag names one run of the replay: the tail of a new batch id (the

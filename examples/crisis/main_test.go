@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,8 +24,9 @@ const breakerWithin = 15 * time.Minute
 // the send's links opened, as the session table counts them.
 func TestCrisis(t *testing.T) {
 	var out bytes.Buffer
+	dir := t.TempDir()
 	sum, err := run(context.Background(), &out, config{members: 18000, size: 10, seed: 1,
-		store: "sqlite:" + filepath.Join(t.TempDir(), "crisis.db")})
+		store: "sqlite:" + filepath.Join(dir, "crisis.db"), svg: filepath.Join(dir, "crisis.svg")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,10 +66,23 @@ func TestCrisis(t *testing.T) {
 	if ol.Trip != nil && ol.Trip.Batch != ol.Send.Batch {
 		t.Errorf("the breaker froze batch %q; want %q", ol.Trip.Batch, ol.Send.Batch)
 	}
-	if ol.Report.Mismatches != ol.Mismatches {
-		t.Errorf("with oncelink: the report counts %d mismatches; the simulation presented %d", ol.Report.Mismatches, ol.Mismatches)
+	if ol.Report.Counts.UnconfirmedLogins != 0 {
+		t.Errorf("with oncelink: the report counts %d logins with no address asked; want 0", ol.Report.Counts.UnconfirmedLogins)
 	}
 	checkDay(t, ol)
+
+	for i, path := range sum.Plots {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(bytes.TrimSpace(b), []byte("<svg")) && !bytes.HasPrefix(b, []byte("<?xml")) || !bytes.Contains(b, []byte("</svg>")) {
+			t.Errorf("plot %d (%s) is not an SVG image: %.80q", i, path, b)
+		}
+	}
+	if len(sum.Plots) != 2 {
+		t.Errorf("wrote %d plots; want 2", len(sum.Plots))
+	}
 
 	for _, want := range []string{
 		"sent 0 messages; 0 carried another member's link",
@@ -85,12 +100,22 @@ func TestCrisis(t *testing.T) {
 // session the send's links opened ended by the revocation.
 func checkDay(t *testing.T, d *Day) {
 	t.Helper()
-	if len(d.Report.Affected) != d.Affected {
+	c := d.Report.Counts
+	if len(d.Report.Affected) != d.Affected || c.Affected != d.Affected {
 		t.Errorf("%s: the report names %d affected members; the simulation affected %d", d.Name, len(d.Report.Affected), d.Affected)
 	}
-	if d.Report.Consumed != d.Logins || len(d.Report.Sessions) != d.Logins {
-		t.Errorf("%s: the report counts %d consumptions and %d sessions; the simulation logged in %d",
-			d.Name, d.Report.Consumed, len(d.Report.Sessions), d.Logins)
+	if c.Mismatches != d.Mismatches || c.Replays != d.Replays {
+		t.Errorf("%s: the report counts %d mismatches and %d replays; the simulation made %d and %d",
+			d.Name, c.Mismatches, c.Replays, d.Mismatches, d.Replays)
+	}
+	if c.Logins+c.UnconfirmedLogins != d.Logins || len(d.Report.Sessions) != d.Logins {
+		t.Errorf("%s: the report counts %d logins and %d sessions; the simulation logged in %d",
+			d.Name, c.Logins+c.UnconfirmedLogins, len(d.Report.Sessions), d.Logins)
+	}
+	tot := d.Timeline.Total()
+	if tot.Clicks != d.Clicks || tot.Logins != d.Logins || tot.Mismatches != d.Mismatches || tot.Freezes < 1 || tot.Revocations < 1 {
+		t.Errorf("%s: the timeline counts %+v; the simulation made %d clicks, %d logins, %d mismatches, and a freeze and a revocation",
+			d.Name, tot, d.Clicks, d.Logins, d.Mismatches)
 	}
 	if d.SessionsOpened != d.Logins || d.SessionsOpen != d.SessionsOpened || d.SessionsEnded != d.SessionsOpened {
 		t.Errorf("%s: sessions opened %d, open at the revocation %d, ended %d; logins %d: want every session ended",

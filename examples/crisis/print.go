@@ -54,7 +54,7 @@ func printOncelink(w io.Writer, d *Day) {
 	fmt.Fprintf(w, "   min %s  operator told by the breaker, acts the seed's 18 minutes later: freeze (%s, %d outstanding links)\n",
 		minutes(d.OperatorAt), frozenWords(d.Freeze.Changed), d.Freeze.Outstanding)
 	printRevoke(w, d, "operator revoked the batch")
-	fmt.Fprintf(w, "   min %s  clicks %d: logins %d, as someone else %d; refused %s\n",
+	fmt.Fprintf(w, "   min %s  clicks %d: logins %d, as someone else %d; refused as %s\n",
 		minutes(d.End), d.Clicks, d.Logins, d.Foreign, refusals(d.Refused))
 	printReport(w, d)
 	fmt.Fprintln(w)
@@ -71,8 +71,9 @@ func printRevoke(w io.Writer, d *Day, what string) {
 }
 
 func printReport(w io.Writer, d *Day) {
-	fmt.Fprintf(w, "   report: affected members %d (simulation: %d); mismatches %d (simulation: %d); sessions %d\n",
-		len(d.Report.Affected), d.Affected, d.Report.Mismatches, d.Mismatches, len(d.Report.Sessions))
+	c := d.Report.Counts
+	fmt.Fprintf(w, "   report: affected members %d (simulation: %d); mismatches %d (simulation: %d); replays %d (simulation: %d); logins %d, sessions %d\n",
+		c.Affected, d.Affected, c.Mismatches, d.Mismatches, c.Replays, d.Replays, c.Logins+c.UnconfirmedLogins, len(d.Report.Sessions))
 }
 
 func frozenWords(changed bool) string {
@@ -111,7 +112,7 @@ func printComparison(w io.Writer, s *Summary) {
 	fmt.Fprintf(tw, "   links and sessions revoked at min\tlater, by hand\t%s\t%s\tnothing to revoke\n", trim(in.OperatorAt), trim(ol.OperatorAt))
 	fmt.Fprintf(tw, "   sessions ended\tall, by hand, after the links\t%d\t%d\t0\n", in.SessionsEnded, ol.SessionsEnded)
 	fmt.Fprintf(tw, "   affected members named\tafter hours of debugging\t%d (report)\t%d (report)\t0\n",
-		len(in.Report.Affected), len(ol.Report.Affected))
+		in.Report.Counts.Affected, ol.Report.Counts.Affected)
 	tw.Flush()
 }
 
