@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,82 +9,54 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/oncelink/oncelink/guard"
-	"github.com/oncelink/oncelink/store"
 	"github.com/oncelink/oncelink/storeurl"
 	"github.com/oncelink/oncelink/token"
 )
 
 func main() {
-	members := flag.Int("members", 18000, "members to invite")
-	size := flag.Int("batch", 10, "messages per mail batch")
-	storeURL := flag.String("store", os.Getenv("ONCELINK_STORE"), "store URL (default: SQLite in a temporary directory)")
+	var c config
+	flag.IntVar(&c.members, "members", 18000, "members to invite")
+	flag.IntVar(&c.size, "batch", 10, "messages per mail batch")
+	flag.Uint64Var(&c.seed, "seed", 1, "seed of the members' clicks")
+	flag.StringVar(&c.store, "store", os.Getenv("ONCELINK_STORE"), "store URL (default: SQLite in a temporary directory)")
+	flag.StringVar(&c.svg, "svg", filepath.Join(os.TempDir(), "oncelink-crisis.svg"),
+		"where to write the plot of the day with oncelink (the day without goes beside it, -incident.svg)")
 	flag.Parse()
-	if *storeURL == "" {
+	if c.store == "" {
 		dir, err := os.MkdirTemp("", "oncelink-crisis")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "crisis:", err)
 			os.Exit(1)
 		}
 		defer os.RemoveAll(dir)
-		*storeURL = "sqlite:" + filepath.Join(dir, "crisis.db")
+		c.store = "sqlite:" + filepath.Join(dir, "crisis.db")
 	}
-	if _, err := run(context.Background(), os.Stdout, *storeURL, *members, *size); err != nil {
+	if _, err := run(context.Background(), os.Stdout, c); err != nil {
 		fmt.Fprintln(os.Stderr, "crisis:", err)
 		os.Exit(1)
 	}
 }
 
-// Outcome is what one send did.
-type Outcome struct {
-	Sent     int // messages that left
-	Foreign  int // of them, messages carrying another member's link
-	Distinct int // distinct links in the messages that left
-	Blocked  *guard.BlockedError
+type config struct {
+	members, size int
+	seed          uint64
+	store         string
+	svg           string // the plot of the day with oncelink; "" writes none
 }
 
-// Summary is the three sends.
+// Summary is the replay: the day as it happened, the send guard on the
+// same send and on a correct one, and the day with oncelink had the send
+// gone out past the guard.
 type Summary struct {
-	Unguarded, Guarded, Correct Outcome
+	Incident         *Day
+	Guarded, Correct Outcome
+	Oncelink         *Day
+	// Plots is the SVG files written: the day without, the day with.
+	Plots []string
 }
 
-type member struct {
-	id, name, email string
-}
-
-// message is the mail object of the site's mailer.
-type message struct {
-	to, subject, body string
-}
-
-// mailAction renders a member's invitation into its message. The site
-// reuses one action per batch; rendering only fills a message that is
-// still empty: the bug that sent ten members the first one's mail.
-type mailAction struct {
-	msg message
-}
-
-func (a *mailAction) render(m member, link *token.Link) message {
-	a.msg.to = m.email
-	if a.msg.body == "" {
-		a.msg.subject = "Your new member site"
-		a.msg.body = invitation(m, link.URL)
-	}
-	return a.msg
-}
-
-func invitation(m member, url string) string {
-	return "Dear " + m.name + ",\r\n\r\nYour union's new member site is open. Log in with your own link:\r\n\r\n" +
-		url + "\r\n\r\nWhen asked, confirm with your email address (" + m.email + ").\r\n"
-}
-
-func rfc5322(msg message) []byte {
-	return []byte("From: The union <noreply@union.example>\r\nTo: <" + msg.to + ">\r\nSubject: " + msg.subject +
-		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + msg.body)
-}
-
-func run(ctx context.Context, w io.Writer, storeURL string, n, size int) (*Summary, error) {
-	st, closeStore, err := storeurl.Open(ctx, storeURL, storeurl.WithCreate())
+func run(ctx context.Context, w io.Writer, c config) (*Summary, error) {
+	st, closeStore, err := storeurl.Open(ctx, c.store, storeurl.WithCreate())
 	if err != nil {
 		return nil, err
 	}
@@ -94,95 +65,72 @@ func run(ctx context.Context, w io.Writer, storeURL string, n, size int) (*Summa
 	if err != nil {
 		return nil, err
 	}
-	keys, _ := token.NewKeyring(key)
-	iss, err := token.NewIssuer(keys, st, token.WithBaseURL("https://members.union.example/login"))
+	keys, err := token.NewKeyring(key)
 	if err != nil {
 		return nil, err
 	}
-	parser, _ := iss.Parser()
-	members := make([]member, n)
-	for i := range members {
-		members[i] = member{id: fmt.Sprintf("m%05d", i+1), name: fmt.Sprintf("Member %d", i+1), email: fmt.Sprintf("m%05d@members.example", i+1)}
+	e := &env{st: st, clk: &clock{t: dayStart}, members: newMembers(c.members, runTag()), size: c.size}
+	e.iss, err = token.NewIssuer(keys, st, token.WithBaseURL("https://members.union.example/login"), token.WithClock(e.clk.Now))
+	if err != nil {
+		return nil, err
 	}
-	fmt.Fprintf(w, "oncelink crisis replay: %d members, links mailed in batches of %d (store: %s)\n\n", n, size, storeurl.Redact(storeURL))
+	if e.parser, err = e.iss.Parser(); err != nil {
+		return nil, err
+	}
+	e.clicks = plan(c.seed, c.members, c.size)
+	fmt.Fprintf(w, "oncelink crisis replay: %d members, links mailed in batches of %d through a reused mail object (store: %s)\n",
+		c.members, c.size, storeurl.Redact(c.store))
+	fmt.Fprintf(w, "simulated clock from %s; one batch every %v; %.0f%% of members click, median %v after delivery (seed %d)\n\n",
+		dayStart.Format("Mon 2 Jan 2006 15:04 MST"), batchEvery, clickShare*100, clickMedian, c.seed)
 
 	var sum Summary
-	fmt.Fprintln(w, "1. the incident: a mailer that reuses one mail action per batch, no send guard")
-	if sum.Unguarded, err = send(ctx, iss, parser, st, members, size, true, false); err != nil {
+	if sum.Incident, err = e.day(ctx, "incident", false); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(w, "   sent %d messages; %d carried another member's link\n\n", sum.Unguarded.Sent, sum.Unguarded.Foreign)
+	printIncident(w, sum.Incident)
 
-	fmt.Fprintln(w, "2. the same mailer, with oncelink's send guard")
-	if sum.Guarded, err = send(ctx, iss, parser, st, members, size, true, true); err != nil {
+	e.clk.set(dayStart)
+	if sum.Guarded, err = send(ctx, e.iss, e.parser, st, e.members, c.size, "guarded", true, true); err != nil {
 		return nil, err
 	}
-	if b := sum.Guarded.Blocked; b != nil {
-		fmt.Fprintf(w, "   batch 1 refused: %s (message %d of the batch, to %s); none of it was sent\n", b.Reason, b.Index+1, b.Recipient)
-		fmt.Fprintf(w, "   sent %d messages; the send's links are frozen (hold on batch %s)\n\n", sum.Guarded.Sent, b.Batch)
-	} else {
-		fmt.Fprintf(w, "   sent %d messages; the guard refused nothing\n\n", sum.Guarded.Sent)
+	if sum.Correct, err = send(ctx, e.iss, e.parser, st, e.members, c.size, "correct", false, true); err != nil {
+		return nil, err
 	}
+	printGuard(w, &sum)
 
-	fmt.Fprintln(w, "3. a mailer with a new mail action per message, with the send guard")
-	if sum.Correct, err = send(ctx, iss, parser, st, members, size, false, true); err != nil {
+	if sum.Oncelink, err = e.day(ctx, "oncelink", true); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(w, "   sent %d messages; %d distinct links; %d carried another member's link\n", sum.Correct.Sent, sum.Correct.Distinct, sum.Correct.Foreign)
+	printOncelink(w, sum.Oncelink)
+	printComparison(w, &sum)
+	if c.svg != "" {
+		sum.Plots = []string{strings.TrimSuffix(c.svg, ".svg") + "-incident.svg", c.svg}
+		for i, d := range []*Day{sum.Incident, sum.Oncelink} {
+			if err := writeSVG(sum.Plots[i], d); err != nil {
+				return nil, err
+			}
+		}
+		fmt.Fprintf(w, "\nthe console's plot of each day (admin.Timeline): %s, %s\n", sum.Plots[0], sum.Plots[1])
+	}
 	return &sum, nil
 }
 
-// send mints one link per member in one batch and mails them in batches of
-// size: each batch is rendered, checked by the guard as a whole, then sent.
-func send(ctx context.Context, iss *token.Issuer, parser *token.Parser, st store.Store, members []member, size int, buggy, guarded bool) (Outcome, error) {
-	var out Outcome
-	reqs := make([]token.Request, len(members))
-	for i, m := range members {
-		reqs[i] = token.Request{Member: m.id, Purpose: token.PurposeLogin, Recipient: m.email}
-	}
-	links, err := iss.MintBatch(ctx, "", reqs)
+// writeSVG writes the plot of a day's timeline to path.
+func writeSVG(path string, d *Day) error {
+	f, err := os.Create(path)
 	if err != nil {
-		return out, err
+		return err
 	}
-	g, err := guard.New(parser, st, guard.WithBatch(links[0].Claims.Batch))
-	if err != nil {
-		return out, err
+	if err := d.Timeline.WriteSVG(f); err != nil {
+		f.Close()
+		return err
 	}
-	distinct := map[string]bool{}
-	for start := 0; start < len(members); start += size {
-		end := min(start+size, len(members))
-		action := &mailAction{}
-		batch := make([]guard.Mail, 0, end-start)
-		for i := start; i < end; i++ {
-			if !buggy {
-				action = &mailAction{}
-			}
-			msg := action.render(members[i], links[i])
-			batch = append(batch, guard.Mail{To: msg.to, Member: members[i].id, Raw: rfc5322(msg)})
-		}
-		if guarded {
-			if err := g.CheckAll(ctx, batch); err != nil {
-				var be *guard.BlockedError
-				if !errors.As(err, &be) {
-					return out, err
-				}
-				out.Blocked = be
-				return out, nil
-			}
-		}
-		for i, m := range batch {
-			out.Sent++
-			tok := links[start+i].Token
-			if !strings.Contains(string(m.Raw), tok) {
-				out.Foreign++
-			}
-			for j := start; j < end; j++ {
-				if strings.Contains(string(m.Raw), links[j].Token) {
-					distinct[links[j].Claims.ID] = true
-				}
-			}
-		}
-	}
-	out.Distinct = len(distinct)
-	return out, nil
+	return f.Close()
+}
+
+// runTag names one run of the replay: the tail of a new batch id (the
+// random part of a UUIDv7).
+func runTag() string {
+	id := token.NewBatchID()
+	return "r" + id[len(id)-8:]
 }
