@@ -33,7 +33,7 @@ type testCluster struct {
 
 // freeClusterPort returns a free port whose cluster bus port (+10000) is
 // free too.
-func freeClusterPort(t *testing.T) int {
+func freeClusterPort(t testing.TB) int {
 	t.Helper()
 	for i := 0; i < 100; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -60,7 +60,7 @@ func freeClusterPort(t *testing.T) int {
 // startCluster starts a cluster of n masters, each with one replica. With
 // proxied, each master announces a proxy in front of it, through which its
 // replica replicates; clients of clusterClient go to the master directly.
-func startCluster(t *testing.T, n int, proxied bool) *testCluster {
+func startCluster(t testing.TB, n int, proxied bool) *testCluster {
 	t.Helper()
 	tc := &testCluster{direct: map[string]string{}}
 	common := []string{"cluster-enabled yes", "cluster-node-timeout 1000", "cluster-replica-validity-factor 0",
@@ -94,7 +94,7 @@ func (tc *testCluster) nodes() []*redisServer {
 
 // form assigns the slots, joins the nodes and attaches the replicas,
 // waiting for each step with a bounded loop.
-func (tc *testCluster) form(t *testing.T) {
+func (tc *testCluster) form(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	nodes := tc.nodes()
@@ -151,7 +151,7 @@ func (tc *testCluster) form(t *testing.T) {
 }
 
 // waitFor polls cond every 50 ms for at most 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for i := 0; i < 600; i++ {
 		if cond() {
@@ -164,7 +164,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // client is a cluster client of tc, closed when the test ends. It reaches
 // a proxied master directly.
-func (tc *testCluster) client(t *testing.T) *goredis.ClusterClient {
+func (tc *testCluster) client(t testing.TB) *goredis.ClusterClient {
 	t.Helper()
 	var d net.Dialer
 	c := goredis.NewClusterClient(&goredis.ClusterOptions{
@@ -197,7 +197,7 @@ type replicationProxy struct {
 	cond *sync.Cond
 }
 
-func newReplicationProxy(t *testing.T, target string) *replicationProxy {
+func newReplicationProxy(t testing.TB, target string) *replicationProxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -276,7 +276,7 @@ func TestClusterConformance(t *testing.T) {
 }
 
 // masterOf returns the index of the master that serves the store's slot.
-func (tc *testCluster) masterOf(t *testing.T, prefix string) int {
+func (tc *testCluster) masterOf(t testing.TB, prefix string) int {
 	t.Helper()
 	slot, err := tc.masters[0].client(t).ClusterKeySlot(context.Background(), "{"+prefix+"}").Result()
 	if err != nil {

@@ -37,7 +37,7 @@ type redisServer struct {
 }
 
 // startOwnServer starts the server of ownServer.
-func startOwnServer(t *testing.T, conf ...string) *redisServer {
+func startOwnServer(t testing.TB, conf ...string) *redisServer {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -49,7 +49,7 @@ func startOwnServer(t *testing.T, conf ...string) *redisServer {
 }
 
 // startOwnServerOn starts the server of ownServer on the given port.
-func startOwnServerOn(t *testing.T, port int, conf ...string) *redisServer {
+func startOwnServerOn(t testing.TB, port int, conf ...string) *redisServer {
 	t.Helper()
 	testenv.RedisURL(t) // the same skip rule as every Redis test
 	bin, err := exec.LookPath("redis-server")
