@@ -5,6 +5,7 @@
 //	postgres://USER@HOST:PORT/DB?...    PostgreSQL; oncelink_schema=NAME picks the schema
 //	mysql://USER@HOST:PORT/DB?...       MariaDB; oncelink_prefix=P picks the table prefix
 //	redis://HOST:PORT/DB?...            Redis; oncelink_prefix=P picks the key prefix
+//	redis+cluster://HOST:PORT,HOST:PORT/?...  Redis Cluster, from seed nodes; rediss+cluster:// for TLS
 //	memory:                             an in-process store, for tests only ([WithMemory])
 //
 // The recommended path, for a program that lets its operator choose the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"runtime"
 	"strings"
@@ -124,7 +125,7 @@ func open(ctx context.Context, raw string, o options) (store.Store, func() error
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: expected sqlite:PATH, postgres://..., mysql://... or redis://...", ErrURL)
 	}
-	if o.repair && scheme != "redis" && scheme != "rediss" {
+	if o.repair && !strings.HasPrefix(scheme, "redis") {
 		return nil, nil, fmt.Errorf("%w: only a Redis store can be repaired", ErrURL)
 	}
 	switch scheme {
@@ -141,8 +142,10 @@ func open(ctx context.Context, raw string, o options) (store.Store, func() error
 		return openMySQL(ctx, raw, o)
 	case "redis", "rediss":
 		return openRedis(ctx, raw, o)
+	case "redis+cluster", "rediss+cluster":
+		return openRedisCluster(ctx, raw, o)
 	}
-	return nil, nil, fmt.Errorf("%w: unknown kind %q (sqlite, postgres, mysql, redis)", ErrURL, scheme)
+	return nil, nil, fmt.Errorf("%w: unknown kind %q (sqlite, postgres, mysql, redis, redis+cluster)", ErrURL, scheme)
 }
 
 // openMySQL opens a MariaDB store: see [internal.MySQLConfig] for the URL.
@@ -282,13 +285,79 @@ func openRedis(ctx context.Context, raw string, o options) (store.Store, func() 
 	if err != nil {
 		return nil, nil, err
 	}
+	return newRedis(ctx, goredis.NewClient(ropt), opts, o)
+}
+
+// redisClusterOptions parses a Redis Cluster URL:
+// redis+cluster://[USER:PASSWORD@]HOST:PORT[,HOST:PORT...][/][?PARAMS],
+// or rediss+cluster:// for TLS. The hosts are seed nodes: the client
+// learns the others from them. A cluster has one database, so the path
+// names none (or 0). The parameters are those of redisOptions and of
+// go-redis's cluster URLs (addr=HOST:PORT adds a seed node too).
+func redisClusterOptions(raw string) (*goredis.ClusterOptions, []redisstore.Option, error) {
+	scheme, rest, _ := strings.Cut(raw, "://")
+	hostsEnd := strings.IndexAny(rest, "/?")
+	if hostsEnd < 0 {
+		hostsEnd = len(rest)
+	}
+	userinfo, hosts := "", rest[:hostsEnd]
+	if at := strings.LastIndex(hosts, "@"); at >= 0 {
+		userinfo, hosts = hosts[:at+1], hosts[at+1:]
+	}
+	seeds := strings.Split(hosts, ",")
+	for _, h := range seeds {
+		if _, _, err := net.SplitHostPort(h); err != nil || h == "" {
+			return nil, nil, fmt.Errorf("%w: redis+cluster: each node must be HOST:PORT, separated by commas", ErrURL)
+		}
+	}
+	path, query, _ := strings.Cut(rest[hostsEnd:], "?")
+	if path != "" && path != "/" && path != "/0" {
+		return nil, nil, fmt.Errorf("%w: redis+cluster: a cluster has only database 0", ErrURL)
+	}
+	u, err := url.Parse(strings.TrimSuffix(scheme, "+cluster") + "://" + userinfo + seeds[0] + "?" + query)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: malformed redis+cluster URL", ErrURL)
+	}
+	q := u.Query()
+	var opts []redisstore.Option
+	if prefix := q.Get("oncelink_prefix"); prefix != "" {
+		opts = append(opts, redisstore.WithPrefix(prefix))
+	}
+	q.Del("oncelink_prefix")
+	for _, h := range seeds[1:] {
+		q.Add("addr", h)
+	}
+	for name, d := range map[string]time.Duration{"dial_timeout": connectTimeout, "read_timeout": readTimeout, "write_timeout": readTimeout} {
+		if !q.Has(name) {
+			q.Set(name, d.String())
+		}
+	}
+	u.RawQuery = q.Encode()
+	copt, err := goredis.ParseClusterURL(u.String())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: redis+cluster: %v", ErrURL, internal.Redact(err, u.String()))
+	}
+	copt.ContextTimeoutEnabled = true
+	return copt, opts, nil
+}
+
+func openRedisCluster(ctx context.Context, raw string, o options) (store.Store, func() error, error) {
+	copt, opts, err := redisClusterOptions(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newRedis(ctx, goredis.NewClusterClient(copt), opts, o)
+}
+
+// newRedis opens the Redis store on client, closing the client if it
+// cannot.
+func newRedis(ctx context.Context, client goredis.UniversalClient, opts []redisstore.Option, o options) (store.Store, func() error, error) {
 	switch {
 	case o.repair:
 		opts = append(opts, redisstore.RepairControl())
 	case !o.create:
 		opts = append(opts, redisstore.MustExist())
 	}
-	client := goredis.NewClient(ropt)
 	s, err := redisstore.New(ctx, client, opts...)
 	if err != nil {
 		client.Close()

@@ -1,7 +1,10 @@
 package storeurl
 
 import (
+	"errors"
 	"runtime"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,8 +29,51 @@ func TestClientTimeouts(t *testing.T) {
 	}
 }
 
-// TestPoolSize: PostgreSQL and MariaDB pools are sized from the machine
-// unless the URL sets their size.
+// TestRedisClusterURL: a cluster URL names its seed nodes, separated by
+// commas; a mistyped one is an error that repeats no password.
+func TestRedisClusterURL(t *testing.T) {
+	copt, opts, err := redisClusterOptions("redis+cluster://u:secret@10.0.0.1:7001,10.0.0.2:7002,[::1]:7003/?oncelink_prefix=p&read_timeout=3s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"10.0.0.1:7001", "10.0.0.2:7002", "[::1]:7003"}; !slices.Equal(copt.Addrs, want) {
+		t.Fatalf("seed nodes %v, want %v", copt.Addrs, want)
+	}
+	if copt.Username != "u" || copt.Password != "secret" || copt.TLSConfig != nil {
+		t.Fatalf("user %q, password %q, TLS %v", copt.Username, copt.Password, copt.TLSConfig != nil)
+	}
+	if !copt.ContextTimeoutEnabled || copt.ReadTimeout != 3*time.Second || copt.DialTimeout != connectTimeout || len(opts) != 1 {
+		t.Fatalf("context %v, read %v, dial %v, %d store options", copt.ContextTimeoutEnabled, copt.ReadTimeout, copt.DialTimeout, len(opts))
+	}
+	copt, _, err = redisClusterOptions("rediss+cluster://node.example:7001")
+	if err != nil || copt.TLSConfig == nil || copt.TLSConfig.ServerName != "node.example" || len(copt.Addrs) != 1 {
+		t.Fatalf("TLS cluster URL: %+v, %v", copt, err)
+	}
+	for _, tc := range []struct{ name, url string }{
+		{"a database", "redis+cluster://h:7001/1"},
+		{"no port", "redis+cluster://h1:7001,h2"},
+		{"empty node", "redis+cluster://h1:7001,,h2:7002"},
+		{"no node", "redis+cluster:///?oncelink_prefix=p"},
+		{"unknown parameter", "redis+cluster://u:secret@h:7001?bogus=1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := redisClusterOptions(tc.url)
+			if !errors.Is(err, ErrURL) {
+				t.Fatalf("%s: %v, want ErrURL", tc.url, err)
+			}
+			if strings.Contains(err.Error(), "secret") {
+				t.Fatalf("the error repeats the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestRedactClusterURL(t *testing.T) {
+	if r := Redact("redis+cluster://u:secret@h1:7001,h2:7002/?oncelink_prefix=p"); strings.Contains(r, "secret") {
+		t.Fatalf("Redact = %q", r)
+	}
+}
+
 func TestPoolSize(t *testing.T) {
 	if PoolSize() < 16 || PoolSize() < 4*runtime.GOMAXPROCS(0) {
 		t.Fatalf("PoolSize() = %d on %d cores", PoolSize(), runtime.GOMAXPROCS(0))

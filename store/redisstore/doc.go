@@ -33,11 +33,18 @@
 // the ACL the store needs and what it guarantees.
 //
 // All the keys of a store carry the hash tag "{prefix}", so that every
-// script touches one slot and the store works on Redis Cluster. The scripts
-// compute some key names from record fields (a member's watermark and
-// ledger, a batch's hold), which Redis allows because they are in the same
-// slot. One store therefore lives in one slot of a cluster; several stores
+// script touches one slot and the store works on Redis Cluster (a
+// [goredis.ClusterClient]). The scripts compute some key names from record
+// fields (a batch's ledger and index), which Redis allows because they are
+// in the same slot. One store therefore lives in one slot of a cluster: a
+// cluster gives it a replica to fail over to, not sharding; several stores
 // with different prefixes spread the load.
+//
+// Redis replicates asynchronously, so a failover can lose a consumption
+// the old master acknowledged, and make the link consumable again. Where
+// the store's master has a replica, Consume therefore waits (WAIT, in the
+// same round trip) for a replica to confirm the consumption and refuses
+// with [ErrNotReplicated] when none does in time: see [WithReplicaAcks].
 //
 // # Security considerations
 //

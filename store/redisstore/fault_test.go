@@ -59,7 +59,7 @@ func realClient(t *testing.T) (*goredis.Client, *goredis.Options) {
 	return c, opt
 }
 
-func testPrefix(t *testing.T) string {
+func testPrefix(t testing.TB) string {
 	t.Helper()
 	b := make([]byte, 8)
 	if _, err := rand.Read(b); err != nil {

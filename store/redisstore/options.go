@@ -34,10 +34,13 @@ type config struct {
 	skipCheck     bool
 	checkEvery    time.Duration
 	control       string // "create", "open" or "repair": see controlScript
+	acks          int    // replicas that must confirm a consumption; acksAuto until New decides
+	ackTimeout    time.Duration
 }
 
 func defaults() config {
-	return config{prefix: DefaultPrefix, retention: DefaultRetention, checkEvery: DefaultServerCheckInterval, control: "create"}
+	return config{prefix: DefaultPrefix, retention: DefaultRetention, checkEvery: DefaultServerCheckInterval, control: "create",
+		acks: acksAuto, ackTimeout: DefaultReplicaAckTimeout}
 }
 
 // WithPrefix sets the prefix of every key; the store's keys all carry the

@@ -37,7 +37,19 @@ type redisServer struct {
 }
 
 // startOwnServer starts the server of ownServer.
-func startOwnServer(t *testing.T, conf ...string) *redisServer {
+func startOwnServer(t testing.TB, conf ...string) *redisServer {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return startOwnServerOn(t, port, conf...)
+}
+
+// startOwnServerOn starts the server of ownServer on the given port.
+func startOwnServerOn(t testing.TB, port int, conf ...string) *redisServer {
 	t.Helper()
 	testenv.RedisURL(t) // the same skip rule as every Redis test
 	bin, err := exec.LookPath("redis-server")
@@ -47,12 +59,6 @@ func startOwnServer(t *testing.T, conf ...string) *redisServer {
 		}
 		t.Skipf("skipping: no redis-server binary: %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	dir := t.TempDir()
 	lines := append([]string{
 		"bind 127.0.0.1", fmt.Sprintf("port %d", port), "dir " + dir, `save ""`, "appendonly no",

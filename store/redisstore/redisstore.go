@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
@@ -17,10 +18,12 @@ var (
 
 // Store is a [store.Store] in Redis. It is safe for concurrent use.
 type Store struct {
-	c         goredis.UniversalClient
-	k         keys
-	retention int64 // milliseconds
-	server    serverCheck
+	c          goredis.UniversalClient
+	k          keys
+	retention  int64 // milliseconds
+	server     serverCheck
+	acks       int // replicas that must confirm a consumption (replicas.go)
+	ackTimeout time.Duration
 }
 
 // New returns a store that keeps its keys in client, which the caller owns
@@ -50,6 +53,10 @@ func New(ctx context.Context, client goredis.UniversalClient, opts ...Option) (*
 			return nil, unavailable("load scripts", err)
 		}
 	}
+	k := newKeys(cfg.prefix)
+	if err := resolveAcks(ctx, client, &k, &cfg); err != nil {
+		return nil, err
+	}
 	s := build(client, &cfg)
 	if err := s.openControl(ctx, cfg.control); err != nil {
 		return nil, err
@@ -59,10 +66,12 @@ func New(ctx context.Context, client goredis.UniversalClient, opts ...Option) (*
 
 func build(client goredis.UniversalClient, cfg *config) *Store {
 	return &Store{
-		c:         client,
-		k:         newKeys(cfg.prefix),
-		retention: cfg.retention.Milliseconds(),
-		server:    newServerCheck(cfg),
+		c:          client,
+		k:          newKeys(cfg.prefix),
+		retention:  cfg.retention.Milliseconds(),
+		server:     newServerCheck(cfg),
+		acks:       cfg.acks,
+		ackTimeout: cfg.ackTimeout,
 	}
 }
 

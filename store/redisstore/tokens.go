@@ -107,13 +107,24 @@ func (s *Store) present(ctx context.Context, req *store.ConsumeRequest, consume 
 			args = append(args, f[0], f[1])
 		}
 	}
-	v, err := consumeScript.Run(ctx, s.c, []string{s.k.record(req.ID), s.k.ctl, s.k.xc, s.k.ev, s.k.led}, args...).Result()
+	keys := []string{s.k.record(req.ID), s.k.ctl, s.k.xc, s.k.ev, s.k.led, s.k.ml}
+	var v interface{}
+	var acks int64
+	var err error
+	if consume && s.acks > 0 {
+		v, acks, err = s.runAcked(ctx, keys, args)
+	} else {
+		v, err = consumeScript.Run(ctx, s.c, keys, args...).Result()
+	}
 	if err != nil {
 		return store.Record{}, unavailable(op, err)
 	}
 	r, err := outcome(op, req.ID, v)
 	if err != nil || !consume {
 		return r, err
+	}
+	if err := s.acked(acks); err != nil {
+		return store.Record{}, err
 	}
 	r.Status, r.ConsumedAt, r.Consumer = store.StatusConsumed, at, p
 	return r, nil
