@@ -366,7 +366,6 @@ func failover(t *testing.T, opts ...Option) failoverRun {
 		return err == nil && strings.Contains(info, "master_link_status:up")
 	})
 	waitFor(t, "the store to answer again", func() bool {
-		c.ReloadState(ctx)
 		_, err := s.Peek(ctx, ls[100].Request(time.Now()))
 		return err == nil
 	})

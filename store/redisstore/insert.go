@@ -152,7 +152,7 @@ func summaries(recs []store.Record) (int64, []interface{}) {
 // id, "" for a direct Insert (which carries the batch summaries).
 func (s *Store) insertCall(recs []store.Record, x string) call {
 	keys := make([]string, 0, insertKeys+len(recs))
-	keys = append(keys, s.k.all, s.k.exp, s.k.ev, s.k.led, s.k.ctl, s.k.rseq, s.k.bn, s.k.bt, s.k.px, s.k.ml)
+	keys = append(keys, s.k.all, s.k.exp, s.k.ev, s.k.led, s.k.ctl, s.k.rseq, s.k.bn, s.k.bt, s.k.px)
 	args := []interface{}{s.k.tag, x}
 	if x == "" {
 		_, batches := summaries(recs)
@@ -193,7 +193,7 @@ func (s *Store) abandon(ctx context.Context, x string, recs []store.Record) erro
 	var calls []call
 	for i := 0; i < len(recs); i += insertChunk {
 		chunk := recs[i:min(i+insertChunk, len(recs))]
-		keys := append(make([]string, 0, 5+len(chunk)), s.k.all, s.k.exp, s.k.ev, s.k.led, s.k.ml)
+		keys := append(make([]string, 0, 4+len(chunk)), s.k.all, s.k.exp, s.k.ev, s.k.led)
 		args := append(make([]interface{}, 0, 2+cleanupFields*len(chunk)), s.k.tag, x)
 		for j := range chunk {
 			r := &chunk[j]

@@ -31,7 +31,6 @@ type keys struct {
 	px   string // zset: pending staged inserts by start time (server ms)
 	bn   string // hash: batch -> number of records
 	bt   string // hash: batch -> "<first issued µs>:<last issued µs>"
-	ml   string // lex zset: every member's ledger, "<member>\x00<ledger member>" (memberEntry)
 }
 
 func newKeys(prefix string) keys {
@@ -50,52 +49,28 @@ func newKeys(prefix string) keys {
 		px:   tag + ":px",
 		bn:   tag + ":bn",
 		bt:   tag + ":bt",
-		ml:   tag + ":lm",
 	}
 }
 
 // The keys named by a value: the tag, an infix, the value.
 const (
-	recordInfix      = ":t:"   // a record's hash, by token id
-	batchIndexInfix  = ":b:"   // zset of a batch's record ids by issue time
-	batchLedgerInfix = ":l:b:" // lex zset of a batch's ledger members
-	stagedInfix      = ":pi:"  // set of the record ids of a pending staged insert
-	hitInfix         = ":h:"   // a counter's bucket: "<window µs>:<bucket>:<key>"
+	recordInfix       = ":t:"   // a record's hash, by token id
+	memberIndexInfix  = ":m:"   // zset of a member's record ids by issue time
+	batchIndexInfix   = ":b:"   // zset of a batch's record ids by issue time
+	memberLedgerInfix = ":l:m:" // lex zset of a member's ledger members
+	batchLedgerInfix  = ":l:b:" // lex zset of a batch's ledger members
+	stagedInfix       = ":pi:"  // set of the record ids of a pending staged insert
+	hitInfix          = ":h:"   // a counter's bucket: "<window µs>:<bucket>:<key>"
 )
 
-func (k *keys) record(id string) string        { return k.tag + recordInfix + id }
-func (k *keys) batchIndex(batch string) string { return k.tag + batchIndexInfix + batch }
-func (k *keys) batchLedger(batch string) string {
-	return k.tag + batchLedgerInfix + batch
+func (k *keys) record(id string) string          { return k.tag + recordInfix + id }
+func (k *keys) memberIndex(member string) string { return k.tag + memberIndexInfix + member }
+func (k *keys) batchIndex(batch string) string   { return k.tag + batchIndexInfix + batch }
+func (k *keys) memberLedger(member string) string {
+	return k.tag + memberLedgerInfix + member
 }
-
-// The ledgers of all members are one lex zset, {p}:lm, whose entries are
-// the member, a NUL byte (which no member holds: store.ValidText) and the
-// ledger member: a member's entries are one range, in the ledger's order,
-// and an Insert adds them in one command per chunk rather than one key
-// per member. A member's records are found there too, by their issued
-// entries.
-
-// memberEntry is the entry of the ledger member lm in member's ledger.
-func memberEntry(member, lm string) string { return member + "\x00" + lm }
-
-// memberRange returns the bounds of member's ledger in {p}:lm from the
-// ledger member lo (inclusive) or after (exclusive) to hi (exclusive),
-// each "" for no bound.
-func memberRange(member, lo, after, hi string) (string, string) {
-	start, stop := "["+member+"\x00", "("+member+"\x01"
-	switch {
-	case after != "":
-		start = "(" + memberEntry(member, after)
-	case lo != "":
-		start = "[" + memberEntry(member, lo)
-	}
-	if hi != "" {
-		stop = "(" + memberEntry(member, hi)
-	}
-	return start, stop
-}
-func (k *keys) staged(x string) string { return k.tag + stagedInfix + x }
+func (k *keys) batchLedger(batch string) string { return k.tag + batchLedgerInfix + batch }
+func (k *keys) staged(x string) string          { return k.tag + stagedInfix + x }
 
 // hit is the key of a counter's bucket.
 func (k *keys) hit(key string, w, bucket int64) string {
@@ -317,8 +292,9 @@ local function guards(ctl, m, b)
     ` + q(ctlGlobalSeq) + `, ` + q(ctlMemberSeq) + ` .. m)
 end
 local ENTRY_APPENDED = ` + q(string(entryAppended)) + `
+local function memberIndex(tag, m) return tag .. ` + q(memberIndexInfix) + ` .. m end
 local function batchIndex(tag, b) return tag .. ` + q(batchIndexInfix) + ` .. b end
-local function memberEntry(m, lm) return m .. '\0' .. lm end
+local function memberLedger(tag, m) return tag .. ` + q(memberLedgerInfix) + ` .. m end
 local function batchLedger(tag, b) return tag .. ` + q(batchLedgerInfix) + ` .. b end
 local function stagedIDs(tag, x) return tag .. ` + q(stagedInfix) + ` .. x end
 `

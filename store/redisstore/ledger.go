@@ -72,7 +72,7 @@ func (s *Store) Append(ctx context.Context, events ...store.Event) error {
 		e := &events[i]
 		args = append(args, timeKey(store.UnixMicro(e.At)), encEvent(e, ""), e.Batch, e.Member)
 	}
-	if err := appendScript.Run(ctx, s.c, []string{s.k.ev, s.k.led, s.k.seq, s.k.ml}, args...).Err(); err != nil {
+	if err := appendScript.Run(ctx, s.c, []string{s.k.ev, s.k.led, s.k.seq}, args...).Err(); err != nil {
 		return unavailable("append", err)
 	}
 	return nil
@@ -92,6 +92,12 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 		return nil, "", fmt.Errorf("%w: malformed ledger cursor", store.ErrInvalid)
 	}
 	key := s.k.led
+	switch {
+	case q.Batch != "":
+		key = s.k.batchLedger(q.Batch)
+	case q.Member != "":
+		key = s.k.memberLedger(q.Member)
+	}
 	lo, hi := "-", "+"
 	if !q.Since.IsZero() {
 		lo = "[" + timeKey(store.UnixMicroCeil(q.Since))
@@ -101,14 +107,6 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 	}
 	if !q.Until.IsZero() {
 		hi = "(" + timeKey(store.UnixMicroCeil(q.Until))
-	}
-	prefix := "" // of the entries of a member's ledger in {p}:lm
-	switch {
-	case q.Batch != "":
-		key = s.k.batchLedger(q.Batch)
-	case q.Member != "":
-		key, prefix = s.k.ml, q.Member+"\x00"
-		lo, hi = memberBounds(q.Member, lo, hi)
 	}
 	derivedOnly := len(q.Kinds) > 0 && !slices.ContainsFunc(q.Kinds, func(k store.EventKind) bool {
 		return k != store.EventIssued && k != store.EventConsumed
@@ -127,20 +125,11 @@ func (s *Store) Events(ctx context.Context, q store.EventQuery) ([]store.Event, 
 			break
 		}
 		lo = "(" + ms[len(ms)-1]
-		lms := ms
-		if prefix != "" {
-			lms = make([]string, len(ms))
-			for i, m := range ms {
-				lms[i] = m[len(prefix):]
-			}
-		}
-		evs, missing, err := s.entries(ctx, wanted(lms, &q, derivedOnly), committed)
+		evs, missing, err := s.entries(ctx, wanted(ms, &q, derivedOnly), committed)
 		if err != nil {
 			return nil, "", err
 		}
-		for _, m := range missing {
-			gone = append(gone, prefix+m.(string))
-		}
+		gone = append(gone, missing...)
 		for i := range evs {
 			if q.Match(&evs[i]) {
 				out = append(out, evs[i])
@@ -230,17 +219,4 @@ func (s *Store) entries(ctx context.Context, ms []string, committed map[string]b
 		}
 	}
 	return out, gone, nil
-}
-
-// memberBounds turns the bounds of a ledger range into the bounds of the
-// same range of member's ledger in {p}:lm.
-func memberBounds(member, lo, hi string) (string, string) {
-	start, stop := memberRange(member, "", "", "")
-	if lo != "-" {
-		start = lo[:1] + memberEntry(member, lo[1:])
-	}
-	if hi != "+" {
-		stop = hi[:1] + memberEntry(member, hi[1:])
-	}
-	return start, stop
 }

@@ -84,7 +84,7 @@ end
 `
 
 // consumeScript presents a record. KEYS record, control, committed
-// inserts, ledger payloads, global ledger, members' ledgers. ARGV tag, secret hash, state, at
+// inserts, ledger payloads, global ledger. ARGV tag, secret hash, state, at
 // (µs), ledger member of the consumption, head and tail of its payload,
 // the token's member, purpose and batch, the confirmation ('0'
 // unconfirmed, '1' confirmed, '2' mismatched), the failure cap, the mode
@@ -120,7 +120,7 @@ elseif code == 0 and ARGV[13] == 'c' then
   redis.call('HSET', KEYS[4], lm,
     ARGV[6] .. #m .. ':' .. m .. #b .. ':' .. b .. #p .. ':' .. p .. ARGV[7])
   redis.call('ZADD', KEYS[5], 0, lm)
-  redis.call('ZADD', KEYS[6], 0, memberEntry(m, lm))
+  redis.call('ZADD', memberLedger(ARGV[1], m), 0, lm)
   if b ~= '' then redis.call('ZADD', batchLedger(ARGV[1], b), 0, lm) end
 end
 table.insert(r, 1, code)

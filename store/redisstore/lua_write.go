@@ -17,7 +17,7 @@ const insertFields = 11
 
 // insertKeys is the number of keys insertScript declares before the
 // records' keys.
-const insertKeys = 10
+const insertKeys = 9
 
 // luaBatches updates the batch summaries: count in KEYS[bn], "first:last"
 // issue times in KEYS[bt], from ARGV entries (batch, count, first, last)
@@ -42,8 +42,7 @@ end
 
 // insertScript inserts a chunk of records, all or nothing. KEYS all, exp,
 // ledger payloads, global ledger, control, record sequence, batch counts,
-// batch spans, pending inserts, members' ledgers, then one record key per
-// record. ARGV tag,
+// batch spans, pending inserts, then one record key per record. ARGV tag,
 // the staged Insert's id ("" for a direct one), the batch summaries (their
 // number, then batch, count, first, last; none when staged), then per
 // record: id, member, purpose, batch, recipient, secret hash, state,
@@ -70,7 +69,7 @@ else
 end
 local base = batches(KEYS[7], KEYS[8], 3) - 1
 local tail = base + n * ` + strconv.Itoa(insertFields) + `
-local all, exp, ev, led, ml, bidx, bled, ids = {}, {}, {}, {}, {}, {}, {}, {}
+local all, exp, ev, led, bidx, bled, ids = {}, {}, {}, {}, {}, {}, {}
 for j = 1, n do
   local o = base + (j - 1) * ` + strconv.Itoa(insertFields) + `
   local id, m, b, i, lm = ARGV[o + 1], ARGV[o + 2], ARGV[o + 4], ARGV[o + 8], ARGV[o + 11]
@@ -79,8 +78,9 @@ for j = 1, n do
     FIELDS[F_RECIPIENT], ARGV[o + 5], FIELDS[F_SECRET], ARGV[o + 6], FIELDS[F_STATE], ARGV[o + 7],
     FIELDS[F_ISSUED], i, FIELDS[F_EXPIRES], ARGV[o + 9], FIELDS[F_STATUS], ISSUED, mark, value)
   redis.call('PEXPIREAT', k, ARGV[o + 10])
+  redis.call('ZADD', memberIndex(tag, m), i, id)
+  redis.call('ZADD', memberLedger(tag, m), 0, lm)
   all[#all + 1] = i; all[#all + 1] = id
-  ml[#ml + 1] = 0; ml[#ml + 1] = memberEntry(m, lm)
   exp[#exp + 1] = ARGV[o + 9]; exp[#exp + 1] = ARGV[tail + j]
   ev[#ev + 1] = lm; ev[#ev + 1] = ARGV[tail + n + j]
   led[#led + 1] = 0; led[#led + 1] = lm
@@ -97,7 +97,6 @@ redis.call('ZADD', KEYS[1], unpack(all))
 redis.call('ZADD', KEYS[2], unpack(exp))
 redis.call('HSET', KEYS[3], unpack(ev))
 redis.call('ZADD', KEYS[4], unpack(led))
-redis.call('ZADD', KEYS[10], unpack(ml))
 for b, t in pairs(bidx) do
   redis.call('ZADD', batchIndex(tag, b), unpack(t))
   redis.call('ZADD', batchLedger(tag, b), unpack(bled[b]))
@@ -138,22 +137,23 @@ const cleanupFields = 5
 // cleanupScript removes records of a staged Insert that will never commit:
 // only records whose "x" is that Insert's, so that it never touches a
 // record of another call. KEYS all, exp, ledger payloads, global ledger,
-// members' ledgers, then the record keys. ARGV tag, the Insert's id, then per record: id,
+// then the record keys. ARGV tag, the Insert's id, then per record: id,
 // member, batch, ledger member, expiry member.
 var cleanupScript = goredis.NewScript(luaLayout + `
 local tag, x = ARGV[1], ARGV[2]
 local n = 0
-for j = 1, #KEYS - 5 do
+for j = 1, #KEYS - 4 do
   local o = 2 + (j - 1) * ` + strconv.Itoa(cleanupFields) + `
   local id, m, b, lm, em = ARGV[o + 1], ARGV[o + 2], ARGV[o + 3], ARGV[o + 4], ARGV[o + 5]
-  local k = KEYS[j + 5]
+  local k = KEYS[j + 4]
   if redis.call('HGET', k, FIELDS[F_STAGED]) == x then
     redis.call('DEL', k)
     redis.call('ZREM', KEYS[1], id)
     redis.call('ZREM', KEYS[2], em)
     redis.call('HDEL', KEYS[3], lm)
     redis.call('ZREM', KEYS[4], lm)
-    redis.call('ZREM', KEYS[5], memberEntry(m, lm))
+    redis.call('ZREM', memberIndex(tag, m), id)
+    redis.call('ZREM', memberLedger(tag, m), lm)
     if b ~= '' then
       redis.call('ZREM', batchIndex(tag, b), id)
       redis.call('ZREM', batchLedger(tag, b), lm)
@@ -281,8 +281,7 @@ if redis.call('HEXISTS', KEYS[1], CTL_EXISTS) == 0 then return ` + strconv.Itoa(
 return redis.call('HDEL', KEYS[1], ARGV[1])
 `)
 
-// appendScript: KEYS ledger payloads, global ledger, sequence, members'
-// ledgers. ARGV tag,
+// appendScript: KEYS ledger payloads, global ledger, sequence. ARGV tag,
 // then per event: time key, payload, batch, member. Each event gets the next
 // number of the sequence.
 var appendScript = goredis.NewScript(luaLayout + `
@@ -294,7 +293,7 @@ for j = 1, n do
   redis.call('HSET', KEYS[1], lm, ARGV[o + 1])
   redis.call('ZADD', KEYS[2], 0, lm)
   if ARGV[o + 2] ~= '' then redis.call('ZADD', batchLedger(ARGV[1], ARGV[o + 2]), 0, lm) end
-  if ARGV[o + 3] ~= '' then redis.call('ZADD', KEYS[4], 0, memberEntry(ARGV[o + 3], lm)) end
+  if ARGV[o + 3] ~= '' then redis.call('ZADD', memberLedger(ARGV[1], ARGV[o + 3]), 0, lm) end
 end
 return n
 `)

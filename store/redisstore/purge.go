@@ -86,9 +86,10 @@ func (s *Store) purgeRecords(ctx context.Context, cut int64) (int64, error) {
 					continue
 				}
 				e := &entries[i]
-				id, batch := e.id, e.batch
+				id, member, batch := e.id, e.member, e.batch
 				del := p.Del(ctx, s.k.record(id))
 				p.ZRem(ctx, s.k.all, id)
+				p.ZRem(ctx, s.k.memberIndex(member), id)
 				if batch != "" {
 					p.ZRem(ctx, s.k.batchIndex(batch), id)
 				}
@@ -141,7 +142,7 @@ func (s *Store) purgeLedger(ctx context.Context, cut int64) error {
 							p.ZRem(ctx, s.k.batchLedger(e.Batch), m)
 						}
 						if e.Member != "" {
-							p.ZRem(ctx, s.k.ml, memberEntry(e.Member, m))
+							p.ZRem(ctx, s.k.memberLedger(e.Member), m)
 						}
 					}
 					p.HDel(ctx, s.k.ev, m)

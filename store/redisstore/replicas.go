@@ -29,7 +29,7 @@ var ErrNotReplicated = errors.New("redis: the consumption was not confirmed by a
 
 // DefaultReplicaAckTimeout is how long Consume waits for the replicas'
 // confirmation when the store requires it without [WithReplicaAcks].
-const DefaultReplicaAckTimeout = 500 * time.Millisecond
+const DefaultReplicaAckTimeout = 100 * time.Millisecond
 
 // acksAuto is config.acks before New decided it (see resolveAcks).
 const acksAuto = -1

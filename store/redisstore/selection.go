@@ -38,7 +38,10 @@ func (s *Store) candidates(ctx context.Context, f *store.Filter) (source, error)
 			src.keys = append(src.keys, s.k.batchIndex(b))
 		}
 	case len(f.Members) > 0:
-		return s.memberCandidates(ctx, f)
+		src.byMember = true
+		for _, m := range dedupe(slices.Clone(f.Members)) {
+			src.keys = append(src.keys, s.k.memberIndex(m))
+		}
 	default:
 		src.keys = []string{s.k.all}
 	}
@@ -63,40 +66,6 @@ func (s *Store) candidates(ctx context.Context, f *store.Filter) (source, error)
 	if len(cmds) > 1 {
 		src.ids = dedupe(src.ids)
 	}
-	return src, nil
-}
-
-// memberCandidates returns the records of the filter's members issued in
-// its window: the issued entries of their ledgers, whose ledger members
-// start with the issue time.
-func (s *Store) memberCandidates(ctx context.Context, f *store.Filter) (source, error) {
-	src := source{byMember: true}
-	lo, hi := "", ""
-	if !f.IssuedFrom.IsZero() {
-		lo = timeKey(store.UnixMicroCeil(f.IssuedFrom))
-	}
-	if !f.IssuedBefore.IsZero() {
-		hi = timeKey(store.UnixMicroCeil(f.IssuedBefore))
-	}
-	members := dedupe(slices.Clone(f.Members))
-	pipe := s.c.Pipeline()
-	cmds := make([]*goredis.StringSliceCmd, len(members))
-	for i, m := range members {
-		start, stop := memberRange(m, lo, "", hi)
-		cmds[i] = pipe.ZRangeArgs(ctx, goredis.ZRangeArgs{Key: s.k.ml, Start: start, Stop: stop, ByLex: true})
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return src, unavailable("select", err)
-	}
-	for i, c := range cmds {
-		for _, e := range c.Val() {
-			lm := e[len(members[i])+1:]
-			if entryKind(lm) == entryIssued {
-				src.ids = append(src.ids, lm[timeKeyLen+1:])
-			}
-		}
-	}
-	src.ids = dedupe(src.ids)
 	return src, nil
 }
 

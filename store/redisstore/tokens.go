@@ -107,7 +107,7 @@ func (s *Store) present(ctx context.Context, req *store.ConsumeRequest, consume 
 			args = append(args, f[0], f[1])
 		}
 	}
-	keys := []string{s.k.record(req.ID), s.k.ctl, s.k.xc, s.k.ev, s.k.led, s.k.ml}
+	keys := []string{s.k.record(req.ID), s.k.ctl, s.k.xc, s.k.ev, s.k.led}
 	var v interface{}
 	var acks int64
 	var err error
