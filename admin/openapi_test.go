@@ -94,6 +94,7 @@ func TestOpenAPI(t *testing.T) {
 			calls := []call{
 				{"openapi", "GET", "/openapi.json", "", "", true, 200},
 				{"forbidden", "GET", "/state", "", "", false, 403},
+				{"other host", "GET", "/state", "", "", true, 421},
 				{"state empty", "GET", "/state", "", "", true, 200},
 				{"batches", "GET", "/batches", "", "", true, 200},
 				{"freeze", "POST", "/freeze", "application/json", `{"scope":"batch","key":"o-001","reason":"check"}`, true, 200},
@@ -167,6 +168,9 @@ func exchange(t *testing.T, v validator.Validator, base string, c call) int {
 	}
 	if c.auth {
 		req.Header.Set("Authorization", "Bearer staff")
+	}
+	if c.name == "other host" {
+		req.Host = "rebind.example"
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
