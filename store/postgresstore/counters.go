@@ -7,9 +7,10 @@ import (
 	"github.com/oncelink/oncelink/store"
 )
 
-// Hit implements [store.Counters]: one upsert that returns the count of the
-// hit's bucket and of the bucket before. The first hit of a bucket deletes
-// the key's buckets before the previous one.
+// Hit implements [store.Counters]: one statement that upserts the hit's
+// bucket, returns its count and the previous bucket's, and deletes the
+// key's older buckets. The counters are in an UNLOGGED table (migration 4):
+// a crash of the server or a failover starts every window anew.
 func (s *Store) Hit(ctx context.Context, key string, window time.Duration, at time.Time) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, s.unavailable("hit", err)
@@ -24,11 +25,6 @@ func (s *Store) Hit(ctx context.Context, key string, window time.Duration, at ti
 	)
 	if err := s.pool.QueryRow(ctx, s.sql.hit, key, w, b).Scan(&cur, &prev); err != nil {
 		return 0, s.unavailable("hit", err)
-	}
-	if cur == 1 {
-		if _, err := s.pool.Exec(ctx, s.sql.hitClean, key, w, b); err != nil {
-			return 0, s.unavailable("hit", err)
-		}
 	}
 	var p int64
 	if prev != nil {

@@ -17,7 +17,7 @@ type statements struct {
 	schema                                                             string // the quoted schema name
 	get, peek, consume, present, fail, insert, watermark, marks, purge string
 	nextSeq, watermarkNow, batches                                     string
-	freeze, thaw, holds, appendEvents, ping, hit, hitClean             string
+	freeze, thaw, holds, appendEvents, ping, hit                       string
 	// revoke, records, count and tally end in a condition that where
 	// renders.
 	revoke, records, count, tally string
@@ -75,7 +75,6 @@ func prepare(q string) statements {
 		appendEvents:    f(appendEventsSQL),
 		ping:            f(pingSQL),
 		hit:             f(hitSQL),
-		hitClean:        f(hitCleanSQL),
 		revoke:          f(revokeSQL),
 		records:         f(recordsSQL),
 		count:           f(countSQL),
@@ -191,13 +190,12 @@ ORDER BY n`
 const pingSQL = `SELECT coalesce(max(version), 0) FROM %[1]s.schema_migrations`
 
 // hitSQL counts one hit and returns the counts of its bucket and of the
-// bucket before.
-const hitSQL = `INSERT INTO %[1]s.hits AS h (k, w, bucket, n) VALUES ($1, $2, $3, 1)
+// bucket before; in the same statement it deletes the key's buckets before
+// that (an index range that is empty but for the first hit of a bucket).
+const hitSQL = `WITH old AS (DELETE FROM %[1]s.hits WHERE k = $1 AND w = $2 AND bucket < $3 - 1)
+INSERT INTO %[1]s.hits AS h (k, w, bucket, n) VALUES ($1, $2, $3, 1)
 ON CONFLICT (k, w, bucket) DO UPDATE SET n = h.n + 1
 RETURNING h.n, (SELECT p.n FROM %[1]s.hits p WHERE p.k = $1 AND p.w = $2 AND p.bucket = $3 - 1)`
-
-// hitCleanSQL deletes a key's buckets before the previous one.
-const hitCleanSQL = `DELETE FROM %[1]s.hits WHERE k = $1 AND w = $2 AND bucket < $3 - 1`
 
 // revokeSQL, recordsSQL, countSQL and tallySQL end in a condition that
 // where renders.

@@ -1,0 +1,12 @@
+-- oncelink PostgreSQL schema, version 4: counters without WAL.
+--
+-- The windowed counters (hits) bound how often a member may present links
+-- and ask for them; every presentation writes one. As an UNLOGGED table
+-- their writes go to no WAL, so a verification commits its counter without
+-- waiting for the disk, and only its consume waits. The cost: after a crash
+-- of the server (not a clean restart) PostgreSQL empties the table, and
+-- replicas do not hold it, so a failover or a crash starts every window
+-- anew. The limits they enforce start again from zero at that moment; the
+-- link's own failure cap (tokens.failures) is in a logged table and is
+-- kept.
+ALTER TABLE {schema}.hits SET UNLOGGED;
