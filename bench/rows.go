@@ -24,17 +24,48 @@ type row struct {
 // is missed; it is shown next to a missed target. Fill it from a profile
 // of the run that missed (DEVELOPERS.md, "Benchmarks").
 var reasons = map[string]string{
-	"peers/postgres/1": "profile: 3 round trips a verification, 2 of them commits (counted: the member limit's INSERT … ON CONFLICT into hits, " +
-		"its DELETE of older buckets on a member's first presentation, the consume UPDATE), where Supabase's pattern commits once; " +
-		"reason: 2x the best peer needs the verification in about one statement: the member limit counted in the consume statement",
-	"peers/postgres/16": "profile: as at 1 goroutine; with 16 at once the commits (WAL flushes) are the bottleneck, and oncelink flushes twice " +
-		"a verification, Supabase and read-then-write once; reason: as at 1 goroutine",
+	"peers/postgres/1": "profile: 2 round trips a verification (the member limit's counter, one statement into an UNLOGGED table, " +
+		"and the consume UPDATE), one of them waiting for the WAL, as Supabase's four statements commit once; the consume UPDATE " +
+		"checks holds, watermarks, claims and the failure cap (an anti-join against guards, a wider row) and the verifier parses " +
+		"and checks the token, where a peer's row only consumes; reason: 2x needs the member limit counted inside the consume " +
+		"statement (one round trip) and a cheaper consume statement",
+	"peers/postgres/16": "profile: as at 1 goroutine; with 16 at once the WAL flushes of the consumes are the bottleneck, " +
+		"one a verification as for Supabase; reason: as at 1 goroutine",
 	"peers/redis/1": "profile: 2 round trips, as many as Keycloak's GET and SET NX, but both scripts, which take the server about " +
 		"150 µs each (see the 16-goroutine row) against a few µs for GET and SET; reason: 2x needs one short script: the member " +
 		"limit counted in the consume script, and that script made cheaper",
 	"peers/redis/16": "profile: INFO commandstats over 3,000 verifications: 6,009 EVALSHA taking 0.90 s of server time (150 µs a script), " +
 		"against 0.7 µs a GET and 2.9 µs a SET for Keycloak; the client spent 22% of one core; reason: the server is single-threaded " +
 		"and the two scripts are its bottleneck",
+	"consume/postgres/1": "profile: one prepared UPDATE, one round trip, the client at 11% of the wall time; EXPLAIN ANALYZE " +
+		"found the planner reading the member's records through the member index (fixed: only the primary key serves now); " +
+		"what remains is on the server: the anti-join against guards (holds, watermarks), a wider row and WAL record " +
+		"(237 against 140 bytes) and 18 columns returned; reason: the checks the raw UPDATE does not make",
+	"consume/postgres/16": "profile: as at 1 goroutine; reason: as at 1 goroutine",
+	"consume/redis/1": "profile: SLOWLOG and INFO commandstats: the consume script takes about 90 µs of server time against 8 µs " +
+		"for the raw script; the checks (two HMGETs, an HSET) are half of it, the ledger writes (an HSET and three ZADDs) and " +
+		"Lua argument handling the rest; reason: consumed entries are written by the script because records expire at their " +
+		"retention while the ledger must keep them until Purge; deriving them needs records kept after use and an index by " +
+		"time of use, not built",
+	"consume/redis/16": "profile: as at 1 goroutine; Redis runs scripts one at a time, so at 16 the script's server time is " +
+		"the whole cost; reason: as at 1 goroutine",
+	"mintbatch/memstore": "profile: the floor is a map insert with no signing (0.13 µs a record); signing a link alone is " +
+		"about 5 µs; reason: the floor does not sign, so no store can come near it",
+	"mintbatch/sqlite": "profile: signing takes about 12 µs of CPU a link (golang-jwt keys a new HMAC for every link, " +
+		"copies and garbage), on the same two cores as the insert; streamed inserts overlap them, but two cores cannot " +
+		"hide it; reason: needs cheaper signing",
+	"mintbatch-indexed/postgresstore": "profile: the store's Insert alone is at 0.79x of raw COPY into the same indexes; " +
+		"signing (about 12 µs of CPU a link) shares the two cores with the server's COPY; reason: needs cheaper signing",
+	"mintbatch/mysqlstore": "profile: as for SQLite: signing on the cores the server inserts with; the Insert alone is " +
+		"at 1.1x of raw multi-row INSERTs into the same indexes; reason: needs cheaper signing",
+	"mintbatch-indexed/mysqlstore": "profile: as against the plain table; reason: needs cheaper signing",
+	"mintbatch/redis": "profile: the insert is the gap (Insert alone at the same rate): an HSET and a PEXPIREAT a record " +
+		"plus the index writes and Lua argument handling of the staged insert; reason: 0.5x needs records without a " +
+		"per-key expiry, which changes what Purge does, not built",
+	"revoke/postgres": "profile: one UPDATE through the batch index, as the raw one; the store's table carries more indexes, " +
+		"a fill factor of 80% and wider rows, so each revoked row writes more; reason: the table's shape, which consume needs",
+	"watermark/memstore": "profile: two map lookups a consume, 473 against 239 ns: at 1M links the maps no longer fit the " +
+		"CPU's caches; the work is the same, there is no scan; reason: memory latency, not the algorithm",
 	"send/sqlite/18000":     sendReason,
 	"send/postgres/18000":   sendReason,
 	"send/sqlite/1000000":   sendReason,
