@@ -71,7 +71,9 @@ var reasons = map[string]string{
 	"send/sqlite/1000000":   sendReason,
 	"send/postgres/1000000": sendReason,
 	"mixed/postgres": "profile: a refused presentation adds the statement that reads why the consume UPDATE found nothing, " +
-		"and the ledger INSERT (3.7 round trips a presentation mixed, 3.0 clean)",
+		"and a share of a grouped ledger INSERT (2.84 round trips a presentation mixed, 2.00 clean); each refusal waits on the WAL " +
+		"like a login; the ratio swings with the disk: 0.92x in a run an hour earlier on the same machine; reason: a refusal " +
+		"costs a statement a login does not",
 	"mixed/sqlite": "profile: every refusal is a second write transaction (the ledger entry), serialised with the consumes",
 	"mixed/redis":  "profile: a refused presentation runs the consume script and then appends to the ledger: one more round trip",
 }
